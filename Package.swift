@@ -1,0 +1,51 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "h5batch",
+    products: [
+        .library(name: "H5Batch", targets: ["H5Batch"]),
+        .executable(name: "h5batch", targets: ["h5batch"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CHDF5",
+            pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev"])]
+        ),
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .target(
+            name: "H5Batch",
+            dependencies: [
+                "CHDF5",
+                "CBLAS",
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "h5batch",
+            dependencies: [
+                "H5Batch",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "H5BatchTests",
+            dependencies: ["H5Batch"],
+            path: "Tests/H5BatchTests"
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["H5Batch"],
+            path: "Tests/EndToEndTests"
+        ),
+    ]
+)

@@ -1,0 +1,70 @@
+#ifndef H5BATCH_CHDF5_SHIM_H
+#define H5BATCH_CHDF5_SHIM_H
+// HDF5's public constants are macros that expand to function calls or casts, which Swift cannot
+// import. These static inline getters re-export the ones h5batch uses.
+#include <hdf5.h>
+
+// MARK: - property lists, selections, error stack
+static inline hid_t h5b_P_DEFAULT(void) { return H5P_DEFAULT; }
+static inline hid_t h5b_P_FILE_ACCESS(void) { return H5P_FILE_ACCESS; }
+static inline hid_t h5b_P_FILE_CREATE(void) { return H5P_FILE_CREATE; }
+static inline hid_t h5b_P_DATASET_CREATE(void) { return H5P_DATASET_CREATE; }
+static inline hid_t h5b_P_DATASET_ACCESS(void) { return H5P_DATASET_ACCESS; }
+static inline hid_t h5b_P_DATASET_XFER(void) { return H5P_DATASET_XFER; }
+static inline hid_t h5b_P_LINK_CREATE(void) { return H5P_LINK_CREATE; }
+static inline hid_t h5b_S_ALL(void) { return H5S_ALL; }
+static inline hid_t h5b_E_DEFAULT(void) { return H5E_DEFAULT; }
+static inline unsigned h5b_F_ACC_RDONLY(void) { return H5F_ACC_RDONLY; }
+static inline unsigned h5b_F_ACC_RDWR(void) { return H5F_ACC_RDWR; }
+static inline unsigned h5b_F_ACC_TRUNC(void) { return H5F_ACC_TRUNC; }
+static inline unsigned h5b_F_ACC_EXCL(void) { return H5F_ACC_EXCL; }
+static inline hsize_t h5b_S_UNLIMITED(void) { return H5S_UNLIMITED; }
+
+// MARK: - types
+static inline hid_t h5b_T_NATIVE_FLOAT(void) { return H5T_NATIVE_FLOAT; }
+static inline hid_t h5b_T_NATIVE_DOUBLE(void) { return H5T_NATIVE_DOUBLE; }
+static inline hid_t h5b_T_NATIVE_INT64(void) { return H5T_NATIVE_INT64; }
+static inline hid_t h5b_T_IEEE_F32LE(void) { return H5T_IEEE_F32LE; }
+static inline hid_t h5b_T_IEEE_F64LE(void) { return H5T_IEEE_F64LE; }
+static inline hid_t h5b_T_C_S1(void) { return H5T_C_S1; }
+static inline hid_t h5b_T_STD_I8LE(void) { return H5T_STD_I8LE; }
+static inline hid_t h5b_T_STD_I16LE(void) { return H5T_STD_I16LE; }
+static inline hid_t h5b_T_STD_I32LE(void) { return H5T_STD_I32LE; }
+static inline hid_t h5b_T_STD_I64LE(void) { return H5T_STD_I64LE; }
+static inline hid_t h5b_T_STD_U8LE(void) { return H5T_STD_U8LE; }
+static inline hid_t h5b_T_STD_U16LE(void) { return H5T_STD_U16LE; }
+static inline hid_t h5b_T_STD_U32LE(void) { return H5T_STD_U32LE; }
+static inline hid_t h5b_T_STD_U64LE(void) { return H5T_STD_U64LE; }
+
+// MARK: - error classes h5batch tells apart
+static inline hid_t h5b_E_ERR_CLS(void) { return H5E_ERR_CLS; }
+static inline hid_t h5b_E_IO(void) { return H5E_IO; }
+static inline hid_t h5b_E_PLINE(void) { return H5E_PLINE; }
+static inline hid_t h5b_E_NOTFOUND(void) { return H5E_NOTFOUND; }
+static inline hid_t h5b_E_EXISTS(void) { return H5E_EXISTS; }
+static inline hid_t h5b_E_NOTHDF5(void) { return H5E_NOTHDF5; }
+static inline hid_t h5b_E_TRUNCATED(void) { return H5E_TRUNCATED; }
+static inline hid_t h5b_E_BADFILE(void) { return H5E_BADFILE; }
+static inline hid_t h5b_E_CANTOPENFILE(void) { return H5E_CANTOPENFILE; }
+static inline hid_t h5b_E_CANTCREATE(void) { return H5E_CANTCREATE; }
+static inline hid_t h5b_E_FILEEXISTS(void) { return H5E_FILEEXISTS; }
+static inline hid_t h5b_E_READERROR(void) { return H5E_READERROR; }
+static inline hid_t h5b_E_WRITEERROR(void) { return H5E_WRITEERROR; }
+static inline hid_t h5b_E_SEEKERROR(void) { return H5E_SEEKERROR; }
+static inline hid_t h5b_E_CLOSEERROR(void) { return H5E_CLOSEERROR; }
+static inline hid_t h5b_E_CANTFILTER(void) { return H5E_CANTFILTER; }
+static inline hid_t h5b_E_CANTDECODE(void) { return H5E_CANTDECODE; }
+static inline hid_t h5b_E_CANTCONVERT(void) { return H5E_CANTCONVERT; }
+static inline hid_t h5b_E_BADTYPE(void) { return H5E_BADTYPE; }
+static inline hid_t h5b_E_NOSPACE(void) { return H5E_NOSPACE; }
+
+// In the thread-safe build the automatic error printer is a per-thread setting, so every thread
+// that calls HDF5 must switch it off once; the thread-local flag makes repeat calls free.
+static inline void h5b_silence_errors_on_this_thread(void) {
+    static __thread int silenced = 0;
+    if (!silenced) {
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+        silenced = 1;
+    }
+}
+#endif

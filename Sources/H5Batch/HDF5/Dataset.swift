@@ -1,0 +1,213 @@
+import CHDF5
+
+/// An open dataset: its shape, stored type, storage layout, and row-range I/O as Float32.
+///
+/// Rows are the product of the leading dimensions; the last dimension holds one row's values.
+/// The memory type is always Float32: HDF5 converts from whatever is stored (any integer width,
+/// float16/32/64, either byte order).
+public final class Dataset {
+    /// One filter in the dataset's pipeline (`H5Pget_filter2`).
+    public struct Filter: Sendable, Equatable, CustomStringConvertible {
+        public let id: Int
+        public let name: String
+        public let parameters: [UInt32]
+        public var description: String {
+            switch id {
+            case Int(H5Z_FILTER_DEFLATE): return "gzip(\(parameters.first ?? 0))"
+            case Int(H5Z_FILTER_SHUFFLE): return "shuffle"
+            case Int(H5Z_FILTER_FLETCHER32): return "fletcher32"
+            case Int(H5Z_FILTER_SZIP): return "szip"
+            case Int(H5Z_FILTER_NBIT): return "nbit"
+            case Int(H5Z_FILTER_SCALEOFFSET): return "scaleoffset"
+            default: return name.isEmpty ? "filter \(id)" : "\(name) (\(id))"
+            }
+        }
+    }
+
+    public enum Layout: Sendable, Equatable {
+        case contiguous, compact, virtual
+        case chunked([Int])
+    }
+
+    public let file: HDF5File
+    public let name: String
+    let handle: Handle
+    public let shape: [Int]
+    public let elementType: ElementType
+    public let layout: Layout
+    public let filters: [Filter]
+
+    init(file: HDF5File, name: String, handle: Handle) throws {
+        self.file = file
+        self.name = name
+        self.handle = handle
+        let what = "read the description of \(name) in \(file.path)"
+        let space = Handle(try checkID(H5Dget_space(handle.id), what), closer: H5Sclose)
+        let rank = Int(H5Sget_simple_extent_ndims(space.id))
+        guard rank >= 0 else { throw HDF5Error.fromStack(operation: what) }
+        var dims = [hsize_t](repeating: 0, count: rank)
+        try check(H5Sget_simple_extent_dims(space.id, &dims, nil), what)
+        shape = dims.map { Int($0) }
+        let type = Handle(try checkID(H5Dget_type(handle.id), what), closer: H5Tclose)
+        elementType = try ElementType.describing(type.id)
+        let creation = Handle(try checkID(H5Dget_create_plist(handle.id), what), closer: H5Pclose)
+        switch H5Pget_layout(creation.id) {
+        case H5D_CHUNKED:
+            var chunk = [hsize_t](repeating: 0, count: max(rank, 1))
+            guard H5Pget_chunk(creation.id, Int32(rank), &chunk) >= 0 else { throw HDF5Error.fromStack(operation: what) }
+            layout = .chunked(chunk.prefix(rank).map { Int($0) })
+        case H5D_COMPACT: layout = .compact
+        case H5D_VIRTUAL: layout = .virtual
+        case H5D_CONTIGUOUS: layout = .contiguous
+        default: throw HDF5Error.fromStack(operation: what)
+        }
+        let count = H5Pget_nfilters(creation.id)
+        guard count >= 0 else { throw HDF5Error.fromStack(operation: what) }
+        var filters: [Filter] = []
+        for index in 0..<UInt32(count) {
+            var flags: UInt32 = 0
+            var parameterCount = 8
+            var parameters = [UInt32](repeating: 0, count: 8)
+            var nameBuffer = [CChar](repeating: 0, count: 64)
+            var config: UInt32 = 0
+            let id = H5Pget_filter2(creation.id, index, &flags, &parameterCount, &parameters,
+                                    nameBuffer.count, &nameBuffer, &config)
+            guard id >= 0 else { throw HDF5Error.fromStack(operation: what) }
+            let name = String(decoding: nameBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            filters.append(Filter(id: Int(id), name: name, parameters: Array(parameters.prefix(min(parameterCount, 8)))))
+        }
+        self.filters = filters
+    }
+
+    // MARK: - Geometry
+
+    public var rank: Int { shape.count }
+    /// Values per row: the last dimension.
+    public var featureCount: Int { shape.last ?? 1 }
+    /// The leading dimensions, whose product is the row count.
+    public var leadingShape: [Int] { Array(shape.dropLast()) }
+    /// Rows: the product of the leading dimensions (a rank-1 dataset is one row).
+    public var rowCount: Int { leadingShape.reduce(1, *) }
+    /// Rows per chunk along the flat row axis, when each chunk spans whole rows.
+    public var chunkShape: [Int]? {
+        if case .chunked(let chunks) = layout { return chunks }
+        return nil
+    }
+    public var storageDescription: String {
+        switch layout {
+        case .contiguous: return "contiguous"
+        case .compact: return "compact"
+        case .virtual: return "virtual"
+        case .chunked(let chunks): return "chunks " + chunks.map(String.init).joined(separator: "x")
+        }
+    }
+
+    // MARK: - Row I/O
+
+    /// Reads `rows` into `buffer` (which holds at least `rows.count * featureCount` values),
+    /// converting the stored type to Float32. `H5Dread`
+    public func read(rows: Range<Int>, into buffer: UnsafeMutableBufferPointer<Float>) throws {
+        enterHDF5()
+        let what = "read rows \(rows.lowerBound)..<\(rows.upperBound) of \(name) in \(file.path)"
+        precondition(buffer.count >= rows.count * featureCount, "buffer too small for \(what)")
+        guard !rows.isEmpty else { return }
+        let (memory, selection) = try selectRows(rows, what)
+        try check(H5Dread(handle.id, h5b_T_NATIVE_FLOAT(), memory.id, selection.id, h5b_P_DEFAULT(),
+                          buffer.baseAddress), what)
+    }
+
+    /// Writes `rows` from `buffer`, converting Float32 to the stored type. `H5Dwrite`
+    public func write(rows: Range<Int>, from buffer: UnsafeBufferPointer<Float>) throws {
+        enterHDF5()
+        let what = "write rows \(rows.lowerBound)..<\(rows.upperBound) of \(name) in \(file.path)"
+        precondition(buffer.count >= rows.count * featureCount, "buffer too small for \(what)")
+        guard !rows.isEmpty else { return }
+        let (memory, selection) = try selectRows(rows, what)
+        try check(H5Dwrite(handle.id, h5b_T_NATIVE_FLOAT(), memory.id, selection.id, h5b_P_DEFAULT(),
+                           buffer.baseAddress), what)
+    }
+
+    /// The whole dataset as Float32 (for weights and small data).
+    public func readAll() throws -> [Float] {
+        enterHDF5()
+        let what = "read \(name) in \(file.path)"
+        let count = shape.reduce(1, *)
+        var values = [Float](repeating: 0, count: count)
+        guard count > 0 else { return values }
+        try values.withUnsafeMutableBufferPointer { buffer in
+            _ = try check(H5Dread(handle.id, h5b_T_NATIVE_FLOAT(), h5b_S_ALL(), h5b_S_ALL(), h5b_P_DEFAULT(),
+                              buffer.baseAddress), what)
+        }
+        return values
+    }
+
+    private func selectRows(_ rows: Range<Int>, _ what: String) throws -> (memory: Handle, file: Handle) {
+        let memory = try makeDataspace([rows.count * featureCount])
+        let selection = Handle(try checkID(H5Dget_space(handle.id), what), closer: H5Sclose)
+        let blocks = RowSelection.blocks(rows: rows, leading: leadingShape, features: featureCount)
+        for (index, block) in blocks.enumerated() {
+            var start = block.start.map { hsize_t($0) }
+            var count = block.count.map { hsize_t($0) }
+            let op = index == 0 ? H5S_SELECT_SET : H5S_SELECT_OR
+            try check(H5Sselect_hyperslab(selection.id, op, &start, nil, &count, nil), what)
+        }
+        return (memory, selection)
+    }
+
+    // MARK: - Attributes
+
+    /// Sets a UTF-8 string attribute, replacing any attribute of that name. `H5Acreate2`
+    public func setAttribute(_ attribute: String, string value: String) throws {
+        enterHDF5()
+        let what = "write attribute \(attribute) of \(name)"
+        try deleteAttributeIfPresent(attribute, what)
+        let type = Handle(try checkID(H5Tcopy(h5b_T_C_S1()), what), closer: H5Tclose)
+        let bytes = Array(value.utf8)
+        try check(H5Tset_size(type.id, max(1, bytes.count)), what)
+        try check(H5Tset_cset(type.id, H5T_CSET_UTF8), what)
+        let space = try makeDataspace([])
+        let attr = Handle(try checkID(H5Acreate2(handle.id, attribute, type.id, space.id, h5b_P_DEFAULT(),
+                                                 h5b_P_DEFAULT()), what), closer: H5Aclose)
+        let padded = bytes.isEmpty ? [UInt8(0)] : bytes
+        try padded.withUnsafeBufferPointer { _ = try check(H5Awrite(attr.id, type.id, $0.baseAddress), what) }
+    }
+
+    /// Sets a float64 attribute holding `values` (a scalar when there is one value). `H5Acreate2`
+    public func setAttribute(_ attribute: String, doubles values: [Double], scalar: Bool = false) throws {
+        enterHDF5()
+        let what = "write attribute \(attribute) of \(name)"
+        try deleteAttributeIfPresent(attribute, what)
+        let space = try makeDataspace(scalar && values.count == 1 ? [] : [values.count])
+        let attr = Handle(try checkID(H5Acreate2(handle.id, attribute, h5b_T_IEEE_F64LE(), space.id,
+                                                 h5b_P_DEFAULT(), h5b_P_DEFAULT()), what), closer: H5Aclose)
+        try values.withUnsafeBufferPointer {
+            _ = try check(H5Awrite(attr.id, h5b_T_NATIVE_DOUBLE(), $0.baseAddress), what)
+        }
+    }
+
+    /// Reads a string attribute (fixed or variable length), or nil when there is none.
+    public func stringAttribute(_ attribute: String) throws -> String? {
+        enterHDF5()
+        let what = "read attribute \(attribute) of \(name)"
+        guard try checkBool(H5Aexists(handle.id, attribute), what) else { return nil }
+        let attr = Handle(try checkID(H5Aopen(handle.id, attribute, h5b_P_DEFAULT()), what), closer: H5Aclose)
+        let type = Handle(try checkID(H5Aget_type(attr.id), what), closer: H5Tclose)
+        guard H5Tget_class(type.id) == H5T_STRING else { return nil }
+        if try checkBool(H5Tis_variable_str(type.id), what) {
+            var pointer: UnsafeMutablePointer<CChar>? = nil
+            try check(H5Aread(attr.id, type.id, &pointer), what)
+            defer { if pointer != nil { H5free_memory(pointer) } }
+            return pointer.map { String(cString: $0) }
+        }
+        let size = H5Tget_size(type.id)
+        var bytes = [UInt8](repeating: 0, count: size + 1)
+        try check(H5Aread(attr.id, type.id, &bytes), what)
+        return String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+    }
+
+    private func deleteAttributeIfPresent(_ attribute: String, _ what: String) throws {
+        if try checkBool(H5Aexists(handle.id, attribute), what) {
+            try check(H5Adelete(handle.id, attribute), what)
+        }
+    }
+}

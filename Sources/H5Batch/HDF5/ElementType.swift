@@ -1,0 +1,104 @@
+import CHDF5
+
+/// The numeric type a dataset stores, as HDF5 describes it.
+public struct ElementType: Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        case signedInteger, unsignedInteger, float
+        /// Strings, compounds, enums, references…: nothing h5batch converts to numbers.
+        case unsupported(String)
+    }
+
+    public let kind: Kind
+    /// Bytes per element.
+    public let size: Int
+    public let isBigEndian: Bool
+
+    public init(kind: Kind, size: Int, isBigEndian: Bool = false) {
+        self.kind = kind
+        self.size = size
+        self.isBigEndian = isBigEndian
+    }
+
+    public var isNumeric: Bool {
+        if case .unsupported = kind { return false }
+        return true
+    }
+
+    /// numpy-like names: `float32`, `int16`, `uint8`, with `-be` for big-endian storage.
+    public var description: String {
+        let base: String
+        switch kind {
+        case .signedInteger: base = "int\(size * 8)"
+        case .unsignedInteger: base = "uint\(size * 8)"
+        case .float: base = "float\(size * 8)"
+        case .unsupported(let name): return name
+        }
+        return isBigEndian && size > 1 ? base + "-be" : base
+    }
+
+    /// Reads the description of an HDF5 datatype identifier.
+    static func describing(_ type: hid_t) throws -> ElementType {
+        let cls = H5Tget_class(type)
+        let size = H5Tget_size(type)
+        guard cls.rawValue >= 0, size > 0 else { throw HDF5Error.fromStack(operation: "read a datatype") }
+        let bigEndian = H5Tget_order(type) == H5T_ORDER_BE
+        switch cls {
+        case H5T_INTEGER:
+            let signed = H5Tget_sign(type) == H5T_SGN_2
+            return ElementType(kind: signed ? .signedInteger : .unsignedInteger, size: size, isBigEndian: bigEndian)
+        case H5T_FLOAT:
+            return ElementType(kind: .float, size: size, isBigEndian: bigEndian)
+        case H5T_STRING: return ElementType(kind: .unsupported("string"), size: size)
+        case H5T_COMPOUND: return ElementType(kind: .unsupported("compound"), size: size)
+        case H5T_ENUM: return ElementType(kind: .unsupported("enum"), size: size)
+        case H5T_ARRAY: return ElementType(kind: .unsupported("array"), size: size)
+        case H5T_VLEN: return ElementType(kind: .unsupported("variable-length"), size: size)
+        case H5T_REFERENCE: return ElementType(kind: .unsupported("reference"), size: size)
+        case H5T_OPAQUE: return ElementType(kind: .unsupported("opaque"), size: size)
+        case H5T_BITFIELD: return ElementType(kind: .unsupported("bitfield"), size: size)
+        case H5T_TIME: return ElementType(kind: .unsupported("time"), size: size)
+        default: return ElementType(kind: .unsupported("unknown type"), size: size)
+        }
+    }
+}
+
+/// The stored type of a dataset h5batch creates.
+public enum StorageType: String, Sendable, CaseIterable {
+    case float16, float32, float64
+    case int8, int16, int32, int64, uint8, uint16, uint32, uint64
+
+    public var size: Int {
+        switch self {
+        case .int8, .uint8: return 1
+        case .float16, .int16, .uint16: return 2
+        case .float32, .int32, .uint32: return 4
+        case .float64, .int64, .uint64: return 8
+        }
+    }
+
+    /// A new file datatype (little-endian), closed by the returned handle.
+    func makeFileType() throws -> Handle {
+        let base: hid_t
+        switch self {
+        case .float16, .float32: base = h5b_T_IEEE_F32LE()
+        case .float64: base = h5b_T_IEEE_F64LE()
+        case .int8: base = h5b_T_STD_I8LE()
+        case .int16: base = h5b_T_STD_I16LE()
+        case .int32: base = h5b_T_STD_I32LE()
+        case .int64: base = h5b_T_STD_I64LE()
+        case .uint8: base = h5b_T_STD_U8LE()
+        case .uint16: base = h5b_T_STD_U16LE()
+        case .uint32: base = h5b_T_STD_U32LE()
+        case .uint64: base = h5b_T_STD_U64LE()
+        }
+        let type = Handle(try checkID(H5Tcopy(base), "copy a datatype"), closer: H5Tclose)
+        if self == .float16 {
+            // IEEE 754 binary16, the layout numpy and h5py use for float16.
+            try check(H5Tset_fields(type.id, 15, 10, 5, 0, 10), "define float16")
+            try check(H5Tset_precision(type.id, 16), "define float16")
+            try check(H5Tset_ebias(type.id, 15), "define float16")
+            try check(H5Tset_size(type.id, 2), "define float16")
+        }
+        return type
+    }
+}

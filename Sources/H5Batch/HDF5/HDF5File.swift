@@ -1,0 +1,155 @@
+import CHDF5
+import Foundation
+
+/// An open HDF5 file (`H5Fopen` / `H5Fcreate`).
+///
+/// Not `Sendable`: every HDF5 object of a run lives on its I/O lane.
+public final class HDF5File {
+    public let path: String
+    let handle: Handle
+
+    private init(path: String, id: hid_t) {
+        self.path = path
+        self.handle = Handle(id, closer: H5Fclose)
+    }
+
+    /// Opens an existing file. Tells a missing file, a file that is not HDF5 and a damaged one
+    /// apart (`HDF5Error.Reason` `.notFound`, `.notHDF5`, `.corrupt`). `H5Fopen`
+    public static func open(_ path: String, writable: Bool = false) throws -> HDF5File {
+        enterHDF5()
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw HDF5Error(operation: "open \(path)", detail: "no such file", reason: .notFound)
+        }
+        if isDirectory.boolValue {
+            throw HDF5Error(operation: "open \(path)", detail: "it is a directory", reason: .notHDF5)
+        }
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw HDF5Error(operation: "open \(path)", detail: "permission denied", reason: .io)
+        }
+        let isHDF5 = H5Fis_hdf5(path)
+        if isHDF5 == 0 {
+            throw HDF5Error(operation: "open \(path)", detail: "not an HDF5 file", reason: .notHDF5)
+        }
+        let flags = writable ? h5b_F_ACC_RDWR() : h5b_F_ACC_RDONLY()
+        let id = H5Fopen(path, flags, h5b_P_DEFAULT())
+        if id < 0 {
+            let error = HDF5Error.fromStack(operation: "open \(path)")
+            // A file whose superblock survives but whose end is missing reads as "truncated";
+            // anything else wrong with a file that has the signature is damage, not absence.
+            let reason: HDF5Error.Reason = error.reason == .io || error.reason == .other ? .corrupt : error.reason
+            throw HDF5Error(operation: error.operation, detail: error.detail, reason: reason)
+        }
+        return HDF5File(path: path, id: id)
+    }
+
+    /// Creates a new file, replacing any file already at `path`. `H5Fcreate`
+    public static func create(_ path: String) throws -> HDF5File {
+        enterHDF5()
+        let id = try checkID(H5Fcreate(path, h5b_F_ACC_TRUNC(), h5b_P_DEFAULT(), h5b_P_DEFAULT()),
+                             "create \(path)")
+        return HDF5File(path: path, id: id)
+    }
+
+    /// Flushes and closes; reports failures (a full disk shows up here). `H5Fflush`, `H5Fclose`
+    public func close() throws {
+        enterHDF5()
+        try check(H5Fflush(handle.id, H5F_SCOPE_LOCAL), "write \(path)")
+        try handle.close("close \(path)")
+    }
+
+    /// Writes buffered data and metadata to the file. `H5Fflush`
+    public func flush() throws {
+        enterHDF5()
+        try check(H5Fflush(handle.id, H5F_SCOPE_LOCAL), "write \(path)")
+    }
+
+    // MARK: - Objects
+
+    /// Whether `path` names a dataset in this file (false for groups and missing paths).
+    public func hasDataset(_ path: String) throws -> Bool {
+        enterHDF5()
+        var prefix = ""
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            if try !checkBool(H5Lexists(handle.id, prefix, h5b_P_DEFAULT()), "look up \(prefix) in \(self.path)") {
+                return false
+            }
+        }
+        guard !prefix.isEmpty else { return false }
+        let object = H5Oopen(handle.id, prefix, h5b_P_DEFAULT())
+        guard object >= 0 else {
+            _ = H5Eclear2(h5b_E_DEFAULT())
+            return false  // a dangling soft or external link
+        }
+        defer { H5Oclose(object) }
+        return H5Iget_type(object) == H5I_DATASET
+    }
+
+    /// Opens a dataset. `chunkCacheBytes` sizes HDF5's chunk cache for it (the 1 MiB default
+    /// makes HDF5 re-read and re-inflate a larger chunk on every partial access). `H5Dopen2`
+    public func dataset(_ name: String, chunkCacheBytes: Int? = nil) throws -> Dataset {
+        enterHDF5()
+        guard try hasDataset(name) else {
+            throw HDF5Error(operation: "open dataset \(name) in \(path)", detail: "no such dataset", reason: .notFound)
+        }
+        let access = try makePropertyList(h5b_P_DATASET_ACCESS(), "dataset access")
+        if let bytes = chunkCacheBytes {
+            // 12421 slots (a prime, as HDF5 advises); w0 = 1 evicts fully read chunks first.
+            try check(H5Pset_chunk_cache(access.id, 12421, bytes, 1.0), "size the chunk cache")
+        }
+        let id = try checkID(H5Dopen2(handle.id, name, access.id), "open dataset \(name) in \(path)")
+        return try Dataset(file: self, name: name, handle: Handle(id, closer: H5Dclose))
+    }
+
+    /// Paths of every dataset in the file, in name order (`H5Lvisit`).
+    public func datasetPaths() throws -> [String] {
+        enterHDF5()
+        final class Names { var all: [String] = [] }
+        let names = Names()
+        let context = Unmanaged.passUnretained(names).toOpaque()
+        try check(H5Lvisit(handle.id, H5_INDEX_NAME, H5_ITER_INC, { _, name, _, context in
+            guard let name, let context else { return 0 }
+            Unmanaged<Names>.fromOpaque(context).takeUnretainedValue().all.append(String(cString: name))
+            return 0
+        }, context), "list the objects in \(path)")
+        return try names.all.map { "/" + $0 }.filter { try hasDataset($0) }
+    }
+
+    /// Describes a new dataset's storage.
+    public struct DatasetLayout: Sendable {
+        public var chunks: [Int]?
+        /// gzip (deflate) level 1–9, or nil for no compression.
+        public var gzipLevel: Int?
+        public var shuffle: Bool
+
+        public init(chunks: [Int]? = nil, gzipLevel: Int? = nil, shuffle: Bool = false) {
+            self.chunks = chunks
+            self.gzipLevel = gzipLevel
+            self.shuffle = shuffle
+        }
+    }
+
+    /// Creates a dataset, creating intermediate groups as needed. `H5Dcreate2`
+    public func createDataset(_ name: String, type: StorageType, shape: [Int],
+                              layout: DatasetLayout = DatasetLayout()) throws -> Dataset {
+        enterHDF5()
+        let what = "create dataset \(name) in \(path)"
+        let fileType = try type.makeFileType()
+        let space = try makeDataspace(shape)
+        let linkCreation = try makePropertyList(h5b_P_LINK_CREATE(), "link creation")
+        try check(H5Pset_create_intermediate_group(linkCreation.id, 1), what)
+        let creation = try makePropertyList(h5b_P_DATASET_CREATE(), "dataset creation")
+        if let chunks = layout.chunks {
+            var dims = chunks.map { hsize_t(max(1, $0)) }
+            try check(H5Pset_chunk(creation.id, Int32(dims.count), &dims), what)
+            if layout.shuffle { try check(H5Pset_shuffle(creation.id), what) }
+            if let level = layout.gzipLevel { try check(H5Pset_deflate(creation.id, UInt32(level)), what) }
+        }
+        // Every element gets written, so HDF5 need not write fill values first.
+        try check(H5Pset_fill_time(creation.id, H5D_FILL_TIME_NEVER), what)
+        let id = try checkID(H5Dcreate2(handle.id, name, fileType.id, space.id, linkCreation.id,
+                                        creation.id, h5b_P_DEFAULT()), what)
+        return try Dataset(file: self, name: name, handle: Handle(id, closer: H5Dclose))
+    }
+}

@@ -1,0 +1,1 @@
+print("h5batch")

@@ -1,0 +1,518 @@
+#!/usr/bin/env python3
+"""Generate h5batch's committed sample data and reference outputs.
+
+Run from anywhere (paths are relative to this script's folder):
+
+    python3 scripts/make_reference.py
+
+Writes into ``../data`` (i.e. ``<repo>/data``):
+
+* ``weights.h5``    -- float32 parameters whose top-level dataset names are
+  PyTorch state-dict keys (``fc1.weight``, ``fc1.bias``, ``prelu.weight``,
+  ``fc2.weight``, ``fc2.bias``, ``fc1_keras.weight`` = ``fc1.weight``
+  transposed to the Keras ``[in, out]`` layout, ``fc1_keras.bias``,
+  ``prelu32.weight``, ``prelu1.weight``, and ``nan.weight``/``nan.bias``
+  where ``nan.weight[3, 5]`` is NaN).
+* ``sample.h5``     -- the demo input ``/features`` [10000, 32] float32.
+* ``cases.h5``      -- test inputs (special values, several storage layouts
+  and filters, ranks 1..3, every supported stored number type including
+  float16 and big-endian types, plus a vlen-string and a compound dataset
+  that h5batch must reject).
+* ``cases.json``    -- the manifest the Swift tests read: each case names an
+  input dataset and a list of stages in exactly h5batch's pipeline schema
+  (a stage is a bare name string or a one-key object name -> parameters).
+* ``references.h5`` -- the expected output of every case, stored at
+  ``"/" + case name``.
+
+How the references are computed
+-------------------------------
+The references are computed independently of the Swift code, in float64
+with numpy (under ``np.errstate(all="ignore")``), by a small interpreter
+that walks the very same stage lists that are written into cases.json.
+Inputs are read back from the written cases.h5 / sample.h5 (so the values
+are exactly the values AS STORED -- e.g. after rounding to float16 or
+narrowing to int8 -- converted exactly to float64), and weights are read
+back from weights.h5 (float32 converted exactly to float64).
+
+Stage semantics follow PyTorch; every stage acts on the LAST dimension and
+all leading dimensions are rows:
+
+* ``linear``     y = x . W^T + b   (layout "torch", W is [out, in], default)
+                 y = x . W   + b   (layout "keras", W is [in, out])
+                 Computed as an explicit elementwise product-and-sum in
+                 float64 (not BLAS), so NaN/Inf propagate per IEEE 754:
+                 any NaN term gives NaN, +Inf and -Inf terms give NaN.
+* ``relu``       max(x, 0); NaN in -> NaN out.
+* ``leaky_relu`` x if x > 0 else x * negative_slope (default 0.01); NaN
+                 stays NaN and -inf with slope 0 gives NaN (-inf * 0).
+* ``prelu``      x if x > 0 else w * x, with w from a weight dataset (one
+                 value, or one per feature of the last dimension), an
+                 inline ``value``, or the default 0.25.
+* ``elu``        x if x > 0 else alpha * expm1(x) (alpha default 1.0); NaN
+                 stays NaN, -inf -> -alpha.
+
+The sign of zero in outputs is not meant to be significant (relu(-0.0) is
+stored as +0.0 here; leaky_relu/prelu/elu of -0.0 give -0.0).
+
+Everything is deterministic (fixed seeds with ``np.random.default_rng``).
+All HDF5 files are written with ``libver="earliest"`` so that the Debian
+libhdf5 1.10.8 used by the Swift side can read them (h5py bundles a newer
+HDF5).  The script asserts that the total size of everything it writes
+into data/ is below 5,000,000 bytes.
+"""
+
+import json
+import math
+import os
+
+import h5py
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA = os.path.normpath(os.path.join(HERE, "..", "data"))
+
+WEIGHTS_FILE = "weights.h5"
+SAMPLE_FILE = "sample.h5"
+CASES_FILE = "cases.h5"
+REFERENCES_FILE = "references.h5"
+MANIFEST_FILE = "cases.json"
+
+SIZE_LIMIT = 5_000_000
+FEATURES = 32
+HIDDEN = 64
+OUTPUTS = 16
+
+
+def path(name):
+    return os.path.join(DATA, name)
+
+
+def h5_write(name):
+    """Open a data file for writing in the oldest (1.10-readable) format."""
+    return h5py.File(path(name), "w", libver="earliest")
+
+
+# ---------------------------------------------------------------------------
+# weights.h5
+# ---------------------------------------------------------------------------
+
+def linear_init(rng, out_features, in_features):
+    """Like torch.nn.Linear: U(-1/sqrt(in), 1/sqrt(in)) for weight and bias."""
+    bound = 1.0 / math.sqrt(in_features)
+    w = rng.uniform(-bound, bound, size=(out_features, in_features))
+    b = rng.uniform(-bound, bound, size=(out_features,))
+    return w.astype(np.float32), b.astype(np.float32)
+
+
+def distinct_prelu(rng, n):
+    w = rng.uniform(0.05, 0.5, size=n).astype(np.float32)
+    assert len(np.unique(w)) == n, "PReLU weights must be distinct per feature"
+    return w
+
+
+def make_weights():
+    rng = np.random.default_rng(20240601)
+    fc1_w, fc1_b = linear_init(rng, HIDDEN, FEATURES)       # [64, 32], [64]
+    prelu_w = distinct_prelu(rng, HIDDEN)                    # [64]
+    fc2_w, fc2_b = linear_init(rng, OUTPUTS, HIDDEN)         # [16, 64], [16]
+    prelu32_w = distinct_prelu(rng, FEATURES)                # [32]
+    prelu1_w = np.array([0.3], dtype=np.float32)             # [1]
+    nan_w, nan_b = linear_init(rng, OUTPUTS, FEATURES)       # [16, 32], [16]
+    nan_w[3, 5] = np.nan
+
+    tensors = {
+        "fc1.weight": fc1_w,
+        "fc1.bias": fc1_b,
+        "prelu.weight": prelu_w,
+        "fc2.weight": fc2_w,
+        "fc2.bias": fc2_b,
+        "fc1_keras.weight": np.ascontiguousarray(fc1_w.T),  # [32, 64]
+        "fc1_keras.bias": fc1_b.copy(),
+        "prelu32.weight": prelu32_w,
+        "prelu1.weight": prelu1_w,
+        "nan.weight": nan_w,
+        "nan.bias": nan_b,
+    }
+    with h5_write(WEIGHTS_FILE) as f:
+        for name, t in tensors.items():
+            assert t.dtype == np.float32
+            f.create_dataset(name, data=t)
+
+
+# ---------------------------------------------------------------------------
+# sample.h5
+# ---------------------------------------------------------------------------
+
+def make_sample():
+    rng = np.random.default_rng(20240602)
+    x = rng.standard_normal((10000, FEATURES)).astype(np.float32)
+    with h5_write(SAMPLE_FILE) as f:
+        f.create_dataset("features", data=x, chunks=(1000, FEATURES))
+
+
+# ---------------------------------------------------------------------------
+# cases.h5
+# ---------------------------------------------------------------------------
+
+SPECIAL_VALUES = [
+    np.nan, np.inf, -np.inf, 0.0, -0.0,
+    1e-30, -1e-30, 1e-8, -1e-8, 1e-3, -1e-3,
+    0.5, -0.5, 1.0, -1.0, 10.0, -10.0, 100.0, -100.0, -1000.0,
+    1e30, -1e30, 3.0e38, -3.0e38,
+]
+
+TYPE_SPECS = [
+    # name, numpy dtype
+    ("int8", "<i1"), ("int16", "<i2"), ("int32", "<i4"), ("int64", "<i8"),
+    ("uint8", "<u1"), ("uint16", "<u2"), ("uint32", "<u4"), ("uint64", "<u8"),
+    ("float16", "<f2"), ("float32", "<f4"), ("float64", "<f8"),
+    ("int16be", ">i2"), ("uint32be", ">u4"),
+    ("float32be", ">f4"), ("float64be", ">f8"),
+]
+
+
+def make_special(rng):
+    """[64, 32]: rows 0-23 hold every special value in every row and column
+    (x[i, j] = specials[(i + j) % 24]); rows 24-47 are a random half/half mix
+    of specials and normals; rows 48-63 are plain standard normals."""
+    n_rows, n_spec = 64, len(SPECIAL_VALUES)
+    assert n_spec == 24
+    specials = np.array(SPECIAL_VALUES, dtype=np.float64)
+    x = rng.standard_normal((n_rows, FEATURES))
+    for i in range(24):
+        for j in range(FEATURES):
+            x[i, j] = specials[(i + j) % n_spec]
+    pick = rng.integers(0, n_spec, size=(24, FEATURES))
+    use = rng.random((24, FEATURES)) < 0.5
+    x[24:48] = np.where(use, specials[pick], x[24:48])
+    x32 = x.astype(np.float32)
+    # float32 must represent every special (3e38 < FLT_MAX, 1e-30 is normal).
+    assert np.isfinite(x32[np.isfinite(x)]).all()
+    assert np.signbit(x32[0, 4])  # -0.0 survived
+    return x32
+
+
+def make_special_linear(rng):
+    x = rng.standard_normal((48, FEATURES))
+    x[3, 9] = np.nan
+    x[7, 2] = np.inf
+    x[11, 30] = -np.inf
+    x[15, 0] = np.inf
+    x[15, 17] = -np.inf
+    big = np.zeros(FEATURES, dtype=bool)
+    big[rng.choice(FEATURES, size=8, replace=False)] = True
+    signs = np.where(rng.random(FEATURES) < 0.5, -1.0, 1.0)
+    x[20] = np.where(big, signs * 1e20, x[20])
+    x32 = x.astype(np.float32)
+    finite = x32[np.isfinite(x32)]
+    assert np.abs(finite).max() <= np.float32(1e20)
+    return x32
+
+
+def make_type_data(rng, dtype):
+    dt = np.dtype(dtype)
+    shape = (200, FEATURES)
+    if dt.kind == "i":
+        return rng.integers(-100, 101, size=shape).astype(dt)
+    if dt.kind == "u":
+        return rng.integers(0, 201, size=shape).astype(dt)
+    assert dt.kind == "f"
+    return (rng.standard_normal(shape) * 3.0).astype(dt)
+
+
+def make_cases_inputs():
+    rng = np.random.default_rng(20240603)
+    with h5_write(CASES_FILE) as f:
+        f.create_dataset("special", data=make_special(rng), chunks=(16, FEATURES))
+        f.create_dataset("special_linear", data=make_special_linear(rng))
+
+        normal = rng.standard_normal((1000, FEATURES)).astype(np.float32)
+        f.create_dataset("normal_chunked", data=normal, chunks=(128, FEATURES))
+        f.create_dataset("normal_contiguous", data=normal)
+        f.create_dataset("normal_gzip", data=normal, chunks=(100, FEATURES),
+                         compression="gzip", compression_opts=4, shuffle=True)
+
+        f.create_dataset("rank1", data=rng.standard_normal(FEATURES).astype(np.float32))
+        f.create_dataset("rank3",
+                         data=rng.standard_normal((10, 37, FEATURES)).astype(np.float32),
+                         chunks=(3, 10, FEATURES))
+
+        types = f.create_group("types")
+        for name, dtype in TYPE_SPECS:
+            data = make_type_data(rng, dtype)
+            ds = types.create_dataset(name, data=data, dtype=np.dtype(dtype),
+                                      chunks=(64, FEATURES))
+            assert ds.dtype == np.dtype(dtype), (name, ds.dtype)
+
+        # Unsupported types, for error tests.
+        f.create_dataset("strings", data=["alpha", "beta", "gamma", "delta"],
+                         dtype=h5py.string_dtype(encoding="utf-8"))
+        compound_t = np.dtype([("id", "<i4"), ("value", "<f8"), ("flag", "u1")])
+        compound = np.zeros(4, dtype=compound_t)
+        compound["id"] = [1, 2, 3, 4]
+        compound["value"] = [0.5, -1.25, 2.0, 3.75]
+        compound["flag"] = [1, 0, 1, 0]
+        f.create_dataset("compound", data=compound)
+
+
+# ---------------------------------------------------------------------------
+# Cases (manifest) and the float64 reference interpreter
+# ---------------------------------------------------------------------------
+
+def linear_stage(weight, bias=None, layout=None):
+    params = {"file": WEIGHTS_FILE, "weight": weight}
+    if bias is not None:
+        params["bias"] = bias
+    if layout is not None:
+        params["layout"] = layout
+    return {"linear": params}
+
+
+MLP = [
+    linear_stage("fc1.weight", "fc1.bias"),
+    "relu",
+    {"prelu": {"file": WEIGHTS_FILE, "weight": "prelu.weight"}},
+    {"leaky_relu": {"negative_slope": 0.01}},
+    linear_stage("fc2.weight", "fc2.bias", layout="torch"),
+    {"elu": {"alpha": 1.0}},
+]
+
+
+def build_cases():
+    cases = []
+
+    def add(name, inp, stages, **extra):
+        case = {"name": name, "input": inp, "stages": stages}
+        case.update(extra)
+        cases.append(case)
+
+    s = "/special"
+    add("relu/special", s, ["relu"])
+    add("leaky_relu_default/special", s, ["leaky_relu"])
+    add("leaky_relu_slope_0p2/special", s, [{"leaky_relu": {"negative_slope": 0.2}}])
+    add("leaky_relu_slope_0/special", s, [{"leaky_relu": {"negative_slope": 0.0}}])
+    add("prelu_file_per_feature/special", s,
+        [{"prelu": {"file": WEIGHTS_FILE, "weight": "prelu32.weight"}}])
+    add("prelu_file_single/special", s,
+        [{"prelu": {"file": WEIGHTS_FILE, "weight": "prelu1.weight"}}])
+    add("prelu_value_0p1/special", s, [{"prelu": {"value": 0.1}}])
+    add("prelu_default/special", s, ["prelu"])
+    add("elu_default/special", s, ["elu"])
+    add("elu_alpha_0p5/special", s, [{"elu": {"alpha": 0.5}}])
+
+    sl = "/special_linear"
+    add("linear_bias/special_linear", sl, [linear_stage("fc1.weight", "fc1.bias")])
+    add("linear_nobias/special_linear", sl, [linear_stage("fc1.weight")])
+    add("linear_keras/special_linear", sl,
+        [linear_stage("fc1_keras.weight", "fc1_keras.bias", layout="keras")])
+    add("linear_nan_weight/special_linear", sl, [linear_stage("nan.weight", "nan.bias")])
+
+    for inp in ["normal_chunked", "normal_contiguous", "normal_gzip", "rank1", "rank3"]:
+        add("mlp/" + inp, "/" + inp, MLP)
+    for name, _ in TYPE_SPECS:
+        add("mlp/types/" + name, "/types/" + name, MLP)
+
+    add("demo/features", "/features", MLP, inputs_file=SAMPLE_FILE)
+
+    names = [c["name"] for c in cases]
+    assert len(names) == len(set(names)), "case names must be unique"
+    return cases
+
+
+class Weights:
+    """Reads float32 parameters back from the written files as float64."""
+
+    def __init__(self):
+        self._cache = {}
+
+    def get(self, file, name):
+        key = (file, name)
+        if key not in self._cache:
+            with h5py.File(path(file), "r") as f:
+                ds = f[name]
+                assert ds.dtype == np.float32, (file, name, ds.dtype)
+                self._cache[key] = ds[()].astype(np.float64)
+        return self._cache[key]
+
+
+def ref_linear(x, p, weights):
+    w = weights.get(p["file"], p["weight"])
+    layout = p.get("layout", "torch")
+    if layout == "keras":
+        w = np.ascontiguousarray(w.T)  # [in, out] -> [out, in]
+    else:
+        assert layout == "torch", layout
+    out_f, in_f = w.shape
+    assert x.shape[-1] == in_f, (x.shape, w.shape)
+    lead = x.shape[:-1]
+    rows = x.reshape(-1, in_f)
+    y = np.empty((rows.shape[0], out_f), dtype=np.float64)
+    block = 1024
+    for start in range(0, rows.shape[0], block):
+        r = rows[start:start + block]
+        # Explicit products and sum (no BLAS) so IEEE NaN/Inf rules hold.
+        y[start:start + block] = (r[:, None, :] * w[None, :, :]).sum(axis=-1)
+    if "bias" in p:
+        b = weights.get(p["file"], p["bias"])
+        assert b.shape == (out_f,)
+        y = y + b
+    return y.reshape(lead + (out_f,))
+
+
+def ref_relu(x, p, weights):
+    assert not p
+    return np.where(np.isnan(x), np.nan, np.where(x > 0, x, 0.0))
+
+
+def ref_leaky_relu(x, p, weights):
+    slope = float(p.get("negative_slope", 0.01))
+    return np.where(x > 0, x, x * slope)  # NaN > 0 is False -> NaN*slope = NaN
+
+
+def ref_prelu(x, p, weights):
+    if "weight" in p:
+        w = weights.get(p["file"], p["weight"])
+        assert w.ndim == 1 and w.shape[0] in (1, x.shape[-1]), (w.shape, x.shape)
+    elif "value" in p:
+        w = np.array([float(p["value"])])
+    else:
+        w = np.array([0.25])
+    return np.where(x > 0, x, w * x)     # broadcasts over the last dimension
+
+
+def ref_elu(x, p, weights):
+    alpha = float(p.get("alpha", 1.0))
+    return np.where(x > 0, x, alpha * np.expm1(x))
+
+
+REF_STAGES = {
+    "linear": ref_linear,
+    "relu": ref_relu,
+    "leaky_relu": ref_leaky_relu,
+    "prelu": ref_prelu,
+    "elu": ref_elu,
+}
+
+
+def run_reference(x, stages, weights):
+    for stage in stages:
+        if isinstance(stage, str):
+            name, params = stage, {}
+        else:
+            assert isinstance(stage, dict) and len(stage) == 1, stage
+            (name, params), = stage.items()
+        x = REF_STAGES[name](x, params, weights)
+        assert x.dtype == np.float64
+    return x
+
+
+def read_input(file, dataset):
+    with h5py.File(path(file), "r") as f:
+        raw = f[dataset][()]
+    arr = np.asarray(raw)
+    assert arr.dtype.kind in "iuf", (file, dataset, arr.dtype)
+    x = arr.astype(np.float64)
+    # The conversion to float64 must be exact for every stored value.
+    finite = np.isfinite(x)
+    if arr.dtype.kind == "f":
+        assert np.array_equal(x.astype(arr.dtype)[finite], arr[finite])
+    else:
+        assert np.array_equal(x.astype(arr.dtype), arr)
+    return x
+
+
+def make_references(cases):
+    weights = Weights()
+    results = {}
+    with h5_write(REFERENCES_FILE) as f:
+        for case in cases:
+            in_file = case.get("inputs_file", CASES_FILE)
+            x = read_input(in_file, case["input"])
+            y = run_reference(x, case["stages"], weights)
+            results[case["name"]] = y
+            # Only the big demo reference is stored as float32 (size budget).
+            dtype = np.float32 if case["name"] == "demo/features" else np.float64
+            f.create_dataset(case["name"], data=y.astype(dtype))
+    return results
+
+
+def check_references(results):
+    eq = lambda a, b: np.array_equal(a, b, equal_nan=True)
+    # Keras layout reproduces the torch layout exactly.
+    assert eq(results["linear_keras/special_linear"], results["linear_bias/special_linear"])
+    # A NaN weight at [3, 5] poisons output column 3 for every row, and only it.
+    nanref = results["linear_nan_weight/special_linear"]
+    assert np.isnan(nanref[:, 3]).all()
+    base = results["linear_bias/special_linear"]
+    other = np.delete(np.delete(nanref, 3, axis=1), [3, 15], axis=0)
+    assert not np.isnan(other).any()   # only the NaN-input row / inf-inf row
+    # NaN / Inf propagation in the linear rows.
+    assert np.isnan(base[3]).all()
+    assert np.isinf(base[7]).all() and np.isinf(base[11]).all()
+    assert np.isnan(base[15]).any()
+    assert np.isfinite(base[20]).all() and np.abs(base[20]).max() > 1e18
+    assert np.isfinite(np.delete(base, [3, 7, 11, 15], axis=0)).all()
+    # The three storage layouts of the same values agree exactly.
+    assert eq(results["mlp/normal_chunked"], results["mlp/normal_contiguous"])
+    assert eq(results["mlp/normal_chunked"], results["mlp/normal_gzip"])
+    # Elementwise activations on specials: NaN stays NaN.
+    nan_mask = np.isnan(read_input(CASES_FILE, "/special"))
+    for name in ["relu/special", "leaky_relu_default/special", "prelu_default/special",
+                 "elu_default/special"]:
+        assert eq(np.isnan(results[name]), nan_mask), name
+    # leaky_relu with slope 0: -inf * 0 = NaN, as in PyTorch.
+    special = read_input(CASES_FILE, "/special")
+    assert np.isnan(results["leaky_relu_slope_0/special"][special == -np.inf]).all()
+    assert (results["elu_alpha_0p5/special"][special == -np.inf] == -0.5).all()
+    # All mlp outputs are finite.
+    for name, y in results.items():
+        if name.startswith(("mlp/", "demo/")):
+            assert np.isfinite(y).all(), name
+            assert y.shape[-1] == OUTPUTS, name
+
+
+def write_manifest(cases):
+    manifest = {
+        "inputs_file": CASES_FILE,
+        "references_file": REFERENCES_FILE,
+        "weights_file": WEIGHTS_FILE,
+        "cases": cases,
+    }
+    with open(path(MANIFEST_FILE), "w", encoding="utf-8") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+
+
+def main():
+    os.makedirs(DATA, exist_ok=True)
+    make_weights()
+    make_sample()
+    make_cases_inputs()
+    cases = build_cases()
+    write_manifest(cases)
+    results = make_references(cases)
+    check_references(results)
+
+    # Every case has its reference with the right shape.
+    with h5py.File(path(REFERENCES_FILE), "r") as ref:
+        for case in cases:
+            in_file = case.get("inputs_file", CASES_FILE)
+            with h5py.File(path(in_file), "r") as f:
+                in_shape = f[case["input"]].shape
+            assert case["name"] in ref, case["name"]
+            assert ref[case["name"]].shape == results[case["name"]].shape
+            assert ref[case["name"]].shape[:-1] == in_shape[:-1], case["name"]
+
+    written = [WEIGHTS_FILE, SAMPLE_FILE, CASES_FILE, MANIFEST_FILE, REFERENCES_FILE]
+    total = 0
+    for name in written:
+        size = os.path.getsize(path(name))
+        total += size
+        print(f"{size:>10,d}  data/{name}")
+    print(f"{total:>10,d}  total ({len(cases)} cases)")
+    assert total < SIZE_LIMIT, f"data/ is {total} bytes, limit {SIZE_LIMIT}"
+
+
+if __name__ == "__main__":
+    with np.errstate(all="ignore"):
+        main()
