@@ -1,0 +1,132 @@
+import Foundation
+
+/// A pipeline as written in a pipeline file (YAML or JSON), validated but not yet opened.
+///
+/// Relative paths inside a pipeline file are resolved against that file's folder when it is
+/// loaded, so every path here is usable from the working directory.
+public struct PipelineConfig: Sendable, Equatable {
+    public struct Input: Sendable, Equatable {
+        public var file: String
+        /// nil: the input file's only dataset.
+        public var dataset: String?
+        public init(file: String, dataset: String? = nil) {
+            self.file = file
+            self.dataset = dataset
+        }
+    }
+
+    public enum Compression: String, Sendable, Equatable, CaseIterable {
+        case none, gzip
+    }
+
+    public struct Output: Sendable, Equatable {
+        public var file: String?
+        /// nil: the input dataset's path.
+        public var dataset: String?
+        public var dtype: StorageType = .float32
+        /// nil: the batch rows.
+        public var chunkRows: Int?
+        public var compression: Compression = .none
+        public var level: Int = 4
+        public var shuffle: Bool = false
+        public init(file: String? = nil, dataset: String? = nil) {
+            self.file = file
+            self.dataset = dataset
+        }
+    }
+
+    public enum Mode: String, Sendable, Equatable, CaseIterable {
+        case minibatch, full
+    }
+
+    public struct Run: Sendable, Equatable {
+        public var mode: Mode = .minibatch
+        public var batchRows: Int = 8192
+        /// nil: one worker per active core.
+        public var workers: Int?
+        public var memoryLimit: MemoryLimit = .fractionOfPhysical(0.8)
+        public init() {}
+    }
+
+    public var input: Input?
+    public var output: Output
+    public var run: Run
+    public var stages: [StageConfig]
+
+    public init(input: Input? = nil, output: Output = Output(), run: Run = Run(), stages: [StageConfig]) {
+        self.input = input
+        self.output = output
+        self.run = run
+        self.stages = stages
+    }
+}
+
+/// One stage as written in a pipeline file.
+public enum StageConfig: Sendable, Equatable {
+    case linear(file: String, weight: String, bias: String?, layout: Linear.Layout)
+    case relu
+    case leakyReLU(negativeSlope: Double)
+    case prelu(PReLUWeight)
+    case elu(alpha: Double)
+
+    public enum PReLUWeight: Sendable, Equatable {
+        case file(String, dataset: String)
+        case value(Double)
+    }
+
+    public var name: String {
+        switch self {
+        case .linear: return "linear"
+        case .relu: return "relu"
+        case .leakyReLU: return "leaky_relu"
+        case .prelu: return "prelu"
+        case .elu: return "elu"
+        }
+    }
+}
+
+/// A memory budget: absolute bytes, or a share of the machine's memory.
+public enum MemoryLimit: Sendable, Equatable, CustomStringConvertible {
+    case bytes(Int)
+    case fractionOfPhysical(Double)
+
+    /// Parses `4GiB`, `512MB`, `1073741824`, `60%`.
+    public init?(parsing text: String) {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if trimmed.hasSuffix("%") {
+            guard let percent = Double(trimmed.dropLast().trimmingCharacters(in: .whitespaces)),
+                  percent > 0, percent <= 100 else { return nil }
+            self = .fractionOfPhysical(percent / 100)
+            return
+        }
+        let kibi = 1024.0
+        let units: [(String, Double)] = [("KiB", kibi), ("MiB", kibi * kibi), ("GiB", kibi * kibi * kibi),
+                                         ("TiB", kibi * kibi * kibi * kibi), ("KB", 1e3), ("MB", 1e6), ("GB", 1e9),
+                                         ("TB", 1e12), ("K", kibi), ("M", kibi * kibi), ("G", kibi * kibi * kibi),
+                                         ("B", 1)]
+        var number = trimmed
+        var scale = 1.0
+        for (suffix, factor) in units where trimmed.hasSuffix(suffix) {
+            number = String(trimmed.dropLast(suffix.count)).trimmingCharacters(in: .whitespaces)
+            scale = factor
+            break
+        }
+        guard let value = Double(number), value > 0, value * scale < 9e18 else { return nil }
+        self = .bytes(Int(value * scale))
+    }
+
+    /// The limit in bytes on a machine with `physicalMemory` bytes.
+    public func bytes(physicalMemory: Int) -> Int {
+        switch self {
+        case .bytes(let bytes): return bytes
+        case .fractionOfPhysical(let fraction): return Int(Double(physicalMemory) * fraction)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .bytes(let bytes): return formatBytes(bytes)
+        case .fractionOfPhysical(let fraction): return "\(Int((fraction * 100).rounded()))%"
+        }
+    }
+}

@@ -1,0 +1,260 @@
+import Foundation
+
+/// Loads pipeline files: YAML (`.yaml`, `.yml`) or JSON (`.json`), one schema.
+///
+/// Every key is checked: an unknown key, a wrong type or a bad value is an `H5BatchError(.usage)`
+/// naming the file, the line and the key path, so a typo is never silently ignored.
+public enum PipelineFile {
+    /// Reads and validates the pipeline file at `path`; relative paths inside it resolve
+    /// against its folder.
+    public static func load(_ path: String) throws -> PipelineConfig {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+            throw H5BatchError(.notFound, "pipeline file \(path) does not exist")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw H5BatchError(.notFound, "cannot read pipeline file \(path)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw H5BatchError(.usage, "\(path): the pipeline file is not UTF-8 text")
+        }
+        let folder = (path as NSString).deletingLastPathComponent
+        return try parse(text, format: Format(path: path), path: path, baseFolder: folder)
+    }
+
+    public enum Format: Sendable {
+        case yaml, json
+
+        /// The format a file name implies: `.json` is JSON, everything else YAML.
+        public init(path: String) {
+            self = path.lowercased().hasSuffix(".json") ? .json : .yaml
+        }
+    }
+
+    /// Parses pipeline text; `path` names it in errors, `baseFolder` anchors relative paths.
+    public static func parse(_ text: String, format: Format, path: String, baseFolder: String) throws -> PipelineConfig {
+        let root = try ConfigDocument.parse(text, json: format == .json, path: path)
+        let reader = Reader(path: path, baseFolder: baseFolder)
+        return try reader.pipeline(root)
+    }
+}
+
+// MARK: - Decoding
+
+private struct Reader {
+    let path: String
+    let baseFolder: String
+
+    func fail(_ node: ConfigNode, _ key: String, _ message: String) -> H5BatchError {
+        H5BatchError(.usage, "\(path):\(node.line): \(key): \(message)")
+    }
+
+    func pipeline(_ root: ConfigNode) throws -> PipelineConfig {
+        let top = try fields(root, "pipeline", allowed: ["input", "output", "run", "stages"])
+        guard let stagesNode = top["stages"] else {
+            throw H5BatchError(.usage, "\(path):\(root.line): stages: missing (a list of stages)")
+        }
+        var config = PipelineConfig(stages: try stages(stagesNode))
+        if let node = top["input"], !node.isNull { config.input = try input(node) }
+        if let node = top["output"], !node.isNull { config.output = try output(node) }
+        if let node = top["run"], !node.isNull { config.run = try run(node) }
+        return config
+    }
+
+    // MARK: Sections
+
+    func input(_ node: ConfigNode) throws -> PipelineConfig.Input {
+        let f = try fields(node, "input", allowed: ["file", "dataset"])
+        guard let file = f["file"] else { throw fail(node, "input.file", "missing") }
+        return PipelineConfig.Input(file: try resolvedPath(file, "input.file"),
+                                    dataset: try f["dataset"].map { try datasetPath($0, "input.dataset") })
+    }
+
+    func output(_ node: ConfigNode) throws -> PipelineConfig.Output {
+        let f = try fields(node, "output", allowed: ["file", "dataset", "dtype", "chunk_rows", "compression", "level", "shuffle"])
+        var output = PipelineConfig.Output()
+        output.file = try f["file"].map { try resolvedPath($0, "output.file") }
+        output.dataset = try f["dataset"].map { try datasetPath($0, "output.dataset") }
+        if let n = f["dtype"] {
+            output.dtype = try choice(n, "output.dtype", [StorageType.float16, .float32, .float64])
+        }
+        if let n = f["chunk_rows"] { output.chunkRows = try integer(n, "output.chunk_rows", min: 1) }
+        if let n = f["compression"] {
+            output.compression = n.isNull ? .none : try choice(n, "output.compression", PipelineConfig.Compression.allCases)
+        }
+        if let n = f["level"] {
+            output.level = try integer(n, "output.level", min: 1, max: 9)
+            if f["compression"] == nil { output.compression = .gzip }
+        }
+        if let n = f["shuffle"] { output.shuffle = try boolean(n, "output.shuffle") }
+        return output
+    }
+
+    func run(_ node: ConfigNode) throws -> PipelineConfig.Run {
+        let f = try fields(node, "run", allowed: ["mode", "batch_rows", "workers", "memory_limit"])
+        var run = PipelineConfig.Run()
+        if let n = f["mode"] { run.mode = try choice(n, "run.mode", PipelineConfig.Mode.allCases) }
+        if let n = f["batch_rows"] { run.batchRows = try integer(n, "run.batch_rows", min: 1) }
+        if let n = f["workers"] {
+            if case .scalar("auto", _) = n.value { run.workers = nil } else {
+                run.workers = try integer(n, "run.workers", min: 1, max: 1024, expected: "a positive integer or auto")
+            }
+        }
+        if let n = f["memory_limit"] {
+            let text = try scalarText(n, "run.memory_limit", expected: "a size like 4GiB or a percentage like 80%")
+            guard let limit = MemoryLimit(parsing: text) else {
+                throw fail(n, "run.memory_limit", "'\(text)' is not a size like 4GiB or a percentage like 80%")
+            }
+            run.memoryLimit = limit
+        }
+        return run
+    }
+
+    // MARK: Stages
+
+    static let stageNames = ["linear", "relu", "leaky_relu", "prelu", "elu"]
+
+    func stages(_ node: ConfigNode) throws -> [StageConfig] {
+        guard case .list(let items) = node.value else {
+            throw fail(node, "stages", "expected a list of stages, got \(node.kindName)")
+        }
+        return try items.enumerated().map { try stage($0.element, "stages[\($0.offset)]") }
+    }
+
+    func stage(_ node: ConfigNode, _ key: String) throws -> StageConfig {
+        let name: String
+        let parameters: ConfigNode?
+        switch node.value {
+        case .scalar(let text, _):
+            name = text
+            parameters = nil
+        case .map(let entries):
+            guard entries.count == 1, let entry = entries.first else {
+                throw fail(node, key, "a stage is a name or a one-key mapping of name to parameters, got \(entries.count) keys")
+            }
+            name = entry.key
+            parameters = entry.value.isNull ? nil : entry.value
+        case .list:
+            throw fail(node, key, "a stage is a name or a one-key mapping of name to parameters, got a list")
+        }
+        let at = "\(key).\(name)"
+        func params(_ allowed: [String]) throws -> [String: ConfigNode] {
+            guard let parameters else { return [:] }
+            return try fields(parameters, at, allowed: allowed)
+        }
+        switch name {
+        case "linear":
+            let p = try params(["file", "weight", "bias", "layout"])
+            guard let file = p["file"] else { throw fail(parameters ?? node, "\(at).file", "missing (the HDF5 file holding the weights)") }
+            guard let weight = p["weight"] else { throw fail(parameters ?? node, "\(at).weight", "missing (the weight dataset)") }
+            return .linear(file: try resolvedPath(file, "\(at).file"),
+                           weight: try datasetPath(weight, "\(at).weight"),
+                           bias: try p["bias"].flatMap { $0.isNull ? nil : try datasetPath($0, "\(at).bias") },
+                           layout: try p["layout"].map { try choice($0, "\(at).layout", Linear.Layout.allCases) } ?? .torch)
+        case "relu":
+            _ = try params([])
+            return .relu
+        case "leaky_relu":
+            let p = try params(["negative_slope"])
+            return .leakyReLU(negativeSlope: try p["negative_slope"].map { try number(
+                $0, "\(at).negative_slope") } ?? 0.01)
+        case "prelu":
+            let p = try params(["file", "weight", "value"])
+            if let value = p["value"] {
+                if p["file"] != nil || p["weight"] != nil {
+                    throw fail(value, at, "give either value or file and weight, not both")
+                }
+                return .prelu(.value(try number(value, "\(at).value")))
+            }
+            switch (p["file"], p["weight"]) {
+            case (nil, nil): return .prelu(.value(0.25))
+            case (let file?, let weight?):
+                return .prelu(.file(try resolvedPath(file, "\(at).file"), dataset: try datasetPath(weight, "\(at).weight")))
+            case (let file?, nil): throw fail(file, "\(at).weight", "missing (file needs a weight dataset)")
+            case (nil, let weight?): throw fail(weight, "\(at).file", "missing (weight needs the file that holds it)")
+            }
+        case "elu":
+            let p = try params(["alpha"])
+            return .elu(alpha: try p["alpha"].map { try number($0, "\(at).alpha") } ?? 1.0)
+        default:
+            throw fail(node, key, "unknown stage '\(name)' (known: \(Self.stageNames.joined(separator: ", ")))")
+        }
+    }
+
+    // MARK: Typed values
+
+    func fields(_ node: ConfigNode, _ key: String, allowed: [String]) throws -> [String: ConfigNode] {
+        guard case .map(let entries) = node.value else {
+            throw fail(node, key, "expected a mapping, got \(node.kindName)")
+        }
+        var result: [String: ConfigNode] = [:]
+        for entry in entries {
+            guard allowed.contains(entry.key) else {
+                let known = allowed.isEmpty ? "it takes no parameters" : "known: \(allowed.joined(separator: ", "))"
+                throw H5BatchError(.usage, "\(path):\(entry.keyLine): \(key): unknown key '\(entry.key)' (\(known))")
+            }
+            result[entry.key] = entry.value
+        }
+        return result
+    }
+
+    func scalarText(_ node: ConfigNode, _ key: String, expected: String) throws -> String {
+        guard case .scalar(let text, _) = node.value, !node.isNull else {
+            throw fail(node, key, "expected \(expected), got \(node.kindName)")
+        }
+        return text
+    }
+
+    func string(_ node: ConfigNode, _ key: String) throws -> String {
+        let text = try scalarText(node, key, expected: "a string")
+        guard !text.isEmpty else { throw fail(node, key, "must not be empty") }
+        return text
+    }
+
+    func resolvedPath(_ node: ConfigNode, _ key: String) throws -> String {
+        let text = try string(node, key)
+        if text.hasPrefix("/") || baseFolder.isEmpty { return text }
+        return (baseFolder as NSString).appendingPathComponent(text)
+    }
+
+    func datasetPath(_ node: ConfigNode, _ key: String) throws -> String {
+        let text = try string(node, key)
+        guard text.split(separator: "/").count > 0 else { throw fail(node, key, "'\(text)' is not a dataset path") }
+        return text
+    }
+
+    func integer(_ node: ConfigNode, _ key: String, min: Int, max: Int = Int.max,
+                 expected: String = "an integer") throws -> Int {
+        guard case .scalar(let text, quoted: false) = node.value, let value = Int(text.replacingOccurrences(of: "_", with: "")) else {
+            throw fail(node, key, "expected \(expected), got \(node.kindName)")
+        }
+        guard value >= min, value <= max else {
+            let range = max == Int.max ? "at least \(min)" : "from \(min) to \(max)"
+            throw fail(node, key, "\(value) is out of range (\(range))")
+        }
+        return value
+    }
+
+    func number(_ node: ConfigNode, _ key: String) throws -> Double {
+        guard case .scalar(let text, quoted: false) = node.value, let value = Double(text), value.isFinite else {
+            throw fail(node, key, "expected a finite number, got \(node.kindName)")
+        }
+        return value
+    }
+
+    func boolean(_ node: ConfigNode, _ key: String) throws -> Bool {
+        if case .scalar(let text, quoted: false) = node.value {
+            if ["true", "True", "TRUE"].contains(text) { return true }
+            if ["false", "False", "FALSE"].contains(text) { return false }
+        }
+        throw fail(node, key, "expected true or false, got \(node.kindName)")
+    }
+
+    func choice<T: RawRepresentable>(_ node: ConfigNode, _ key: String, _ options: [T]) throws -> T where T.RawValue == String {
+        let names = options.map(\.rawValue)
+        guard case .scalar(let text, _) = node.value, let value = options.first(where: { $0.rawValue == text }) else {
+            throw fail(node, key, "expected one of \(names.joined(separator: ", ")), got \(node.kindName)")
+        }
+        return value
+    }
+}

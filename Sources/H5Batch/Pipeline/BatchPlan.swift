@@ -1,0 +1,48 @@
+/// How a run splits its rows into batches, and the chunk geometry that goes with them.
+public struct BatchPlan: Sendable, Equatable {
+    public let rows: Int
+    public let batchRows: Int
+
+    public init(rows: Int, batchRows: Int) {
+        precondition(batchRows > 0, "batch rows must be positive")
+        self.rows = rows
+        self.batchRows = batchRows
+    }
+
+    public var count: Int { (rows + batchRows - 1) / batchRows }
+
+    public func batch(_ index: Int) -> Range<Int> {
+        let start = index * batchRows
+        return start..<min(rows, start + batchRows)
+    }
+
+    /// A chunk shape holding about `rows` rows of a dataset with leading dimensions `leading`:
+    /// the innermost leading dimensions are covered whole first, like the row order.
+    public static func chunkShape(rows: Int, leading: [Int], width: Int) -> [Int] {
+        var chunk = [Int](repeating: 1, count: leading.count)
+        var remaining = max(1, rows)
+        for dim in leading.indices.reversed() {
+            let extent = max(1, leading[dim])
+            chunk[dim] = min(extent, remaining)
+            guard chunk[dim] == extent else { break }
+            remaining = max(1, remaining / extent)
+        }
+        return chunk + [max(1, width)]
+    }
+
+    /// Chunk-cache bytes for streaming `batchRows` rows at a time through a dataset of `shape`
+    /// stored in `chunks`: every chunk one batch touches plus the slab it shares with the next,
+    /// so no chunk is read (and inflated) twice. At least HDF5's default 1 MiB, at most 256 MiB.
+    public static func chunkCacheBytes(batchRows: Int, shape: [Int], chunks: [Int], elementSize: Int) -> Int {
+        guard shape.count >= 2, chunks.count == shape.count else { return 1 << 20 }
+        let chunkBytes = chunks.reduce(elementSize, *)
+        // Chunks across one slab (one chunk deep along the first dimension).
+        var chunksPerSlab = 1
+        for dim in 1..<shape.count { chunksPerSlab *= (shape[dim] + chunks[dim] - 1) / max(1, chunks[dim]) }
+        let innerRows = shape.dropFirst().dropLast().reduce(1, *)
+        let firstDimPerBatch = (batchRows + innerRows - 1) / innerRows
+        let slabs = (firstDimPerBatch + chunks[0] - 1) / max(1, chunks[0]) + 1
+        let bytes = slabs * chunksPerSlab * chunkBytes
+        return min(256 << 20, max(1 << 20, bytes))
+    }
+}

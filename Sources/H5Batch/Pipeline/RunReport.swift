@@ -1,0 +1,45 @@
+/// What a run did and where its time went.
+public struct RunReport: Sendable, Equatable {
+    /// Seconds spent per phase. Worker phases (`compute`) add up across workers; I/O-lane phases
+    /// (`read`, `write`, `waiting`) are wall time on the lane.
+    public struct Phases: Sendable, Equatable {
+        public var read = 0.0
+        public var compute = 0.0
+        public var write = 0.0
+        /// The I/O lane idle, waiting for workers to finish a batch.
+        public var waiting = 0.0
+        public init() {}
+    }
+
+    public var rows = 0
+    public var seconds = 0.0
+    /// Logical input size (rows × features × stored element size).
+    public var bytesIn = 0
+    /// Logical output size (rows × output width × stored element size).
+    public var bytesOut = 0
+    public var peakResidentBytes = 0
+    public var mode = PipelineConfig.Mode.minibatch
+    public var batchRows = 0
+    public var workers = 0
+    public var phases = Phases()
+    /// Most threads seen in the process during the run.
+    public var peakThreads = 0
+    public var input = ""
+    public var output = ""
+
+    public init() {}
+
+    public var rowsPerSecond: Double { seconds > 0 ? Double(rows) / seconds : 0 }
+    /// Input megabytes (10⁶ bytes) per second.
+    public var megabytesPerSecond: Double { seconds > 0 ? Double(bytesIn) / 1e6 / seconds : 0 }
+
+    /// The one-line summary `h5batch run` ends with.
+    public var summary: String {
+        let rate = formatCount(Int(rowsPerSecond.rounded()))
+        return "done: \(formatCount(rows)) rows in \(String(format: "%.2f", seconds)) s, \(rate) rows/s, "
+            + "\(String(format: "%.1f", megabytesPerSecond)) MB/s, peak memory \(formatBytes(peakResidentBytes)) "
+            + "(\(mode.rawValue), batch \(formatCount(batchRows)) rows, \(workers) worker\(workers == 1 ? "" : "s"))"
+    }
+}
+
+import Foundation

@@ -1,0 +1,92 @@
+import Foundation
+
+/// Writes datasets of standard-normal values, streamed in row batches so files larger than
+/// memory can be made (for demos, tests and benchmarks).
+///
+/// Row `r` draws from its own generator seeded by `(seed, r)`, so a given seed gives the same
+/// values whatever the batch size, chunk size or number of threads.
+public enum SyntheticData {
+    public struct Options: Sendable {
+        public var shape: [Int]
+        public var dtype: StorageType = .float32
+        public var chunkRows: Int?
+        public var gzipLevel: Int?
+        public var shuffle = false
+        public var seed: UInt64 = 0
+        public var force = false
+        public init(shape: [Int]) { self.shape = shape }
+    }
+
+    /// Creates `path` holding `dataset` and returns the rows written.
+    @discardableResult
+    public static func generate(path: String, dataset: String, options: Options) throws -> Int {
+        guard !options.shape.isEmpty, options.shape.allSatisfy({ $0 >= 0 }), options.shape.last! > 0 else {
+            throw H5BatchError(.usage, "shape \(shapeText(options.shape)) must have at least one dimension and a positive last one")
+        }
+        let target = try OutputTarget.check(path, input: "", force: options.force)
+        let partial = target + ".partial"
+        let lane = DispatchQueue(label: "h5batch.io")
+        do {
+            let rows = try lane.sync { try write(partial, dataset, options) }
+            try OutputTarget.commit(partial: partial, to: target)
+            return rows
+        } catch {
+            try? FileManager.default.removeItem(atPath: partial)
+            throw error
+        }
+    }
+
+    private static func write(_ path: String, _ name: String, _ options: Options) throws -> Int {
+        let leading = Array(options.shape.dropLast())
+        let width = options.shape.last!
+        let rows = leading.reduce(1, *)
+        let chunkRows = options.chunkRows ?? max(1, min(rows, (1 << 20) / width))
+        return try translatingHDF5Errors(otherwise: .io) {
+            let file = try HDF5File.create(path)
+            var layout = HDF5File.DatasetLayout(gzipLevel: options.gzipLevel, shuffle: options.shuffle)
+            if rows > 0 { layout.chunks = BatchPlan.chunkShape(rows: chunkRows, leading: leading, width: width) }
+            let dataset = try file.createDataset(name, type: options.dtype, shape: options.shape, layout: layout)
+            let plan = BatchPlan(rows: rows, batchRows: max(chunkRows, 65_536 / width * 16))
+            let buffer = FloatBuffer(capacity: plan.batchRows * width)
+            let threads = SystemInfo.activeCores
+            for index in 0..<plan.count {
+                let batch = plan.batch(index)
+                let seed = options.seed
+                DispatchQueue.concurrentPerform(iterations: threads) { part in
+                    let per = (batch.count + threads - 1) / threads
+                    let first = part * per
+                    guard first < batch.count else { return }
+                    for row in first..<min(batch.count, first + per) {
+                        fillNormal(buffer.slice(row * width, width), seed: seed, row: UInt64(batch.lowerBound + row))
+                    }
+                }
+                try dataset.write(rows: batch, from: UnsafeBufferPointer(buffer.prefix(batch.count * width)))
+            }
+            try file.close()
+            return rows
+        }
+    }
+
+    /// Standard normals by Box–Muller from a SplitMix64 stream seeded by `(seed, row)`.
+    static func fillNormal(_ values: UnsafeMutableBufferPointer<Float>, seed: UInt64, row: UInt64) {
+        var state = seed &* 0x9E37_79B9_7F4A_7C15 ^ (row &+ 1) &* 0xD1B5_4A32_D192_ED03
+        func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        var index = 0
+        while index < values.count {
+            // Uniforms in (0, 1] and [0, 1) from 53 random bits each.
+            let u1 = (Double(next() >> 11) + 1) * 0x1.0p-53
+            let u2 = Double(next() >> 11) * 0x1.0p-53
+            let radius = (-2 * Foundation.log(u1)).squareRoot()
+            let angle = 2 * Double.pi * u2
+            values[index] = Float(radius * Foundation.cos(angle))
+            if index + 1 < values.count { values[index + 1] = Float(radius * Foundation.sin(angle)) }
+            index += 2
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import CBLAS
+
+/// `nn.Linear`: `y = x·Wᵀ + b`, on BLAS `cblas_sgemm`.
+public struct Linear: Stage {
+    /// How the weight matrix is stored.
+    public enum Layout: String, Sendable, CaseIterable {
+        /// `[out, in]`, PyTorch's `nn.Linear.weight`.
+        case torch
+        /// `[in, out]`, Keras' `Dense.kernel`.
+        case keras
+    }
+
+    public let inFeatures: Int
+    public let outFeatures: Int
+    public let layout: Layout
+    /// The weight matrix, row-major, in `layout`.
+    public let weight: [Float]
+    public let bias: [Float]?
+
+    /// `weight` is `outFeatures × inFeatures` values for `.torch`, `inFeatures × outFeatures` for `.keras`.
+    public init(weight: [Float], bias: [Float]?, inFeatures: Int, outFeatures: Int, layout: Layout = .torch) {
+        precondition(weight.count == inFeatures * outFeatures, "linear: weight has \(weight.count) values, expected \(inFeatures)x\(outFeatures)")
+        precondition(bias == nil || bias!.count == outFeatures, "linear: bias does not match the output width")
+        self.weight = weight
+        self.bias = bias
+        self.inFeatures = inFeatures
+        self.outFeatures = outFeatures
+        self.layout = layout
+    }
+
+    public var name: String { "linear" }
+    public var description: String {
+        "linear(\(inFeatures) → \(outFeatures)\(bias == nil ? ", no bias" : "")\(layout == .keras ? ", keras layout" : ""))"
+    }
+
+    public func outputWidth(forInputWidth width: Int) throws -> Int {
+        guard width == inFeatures else {
+            throw H5BatchError(.data, "linear expects rows of \(inFeatures) features but gets \(width)")
+        }
+        return outFeatures
+    }
+
+    public func flopsPerRow(inputWidth width: Int) -> Int { 2 * inFeatures * outFeatures }
+
+    /// `output = x·Wᵀ` (no bias) for `rows` rows.
+    func multiply(_ x: UnsafeBufferPointer<Float>, rows: Int, into output: UnsafeMutableBufferPointer<Float>) {
+        precondition(x.count >= rows * inFeatures && output.count >= rows * outFeatures, "linear: buffers too small")
+        guard rows > 0 else { return }
+        weight.withUnsafeBufferPointer { w in
+            let transpose = layout == .torch ? CblasTrans : CblasNoTrans
+            let ldb = layout == .torch ? inFeatures : outFeatures
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, transpose, blasint(rows), blasint(outFeatures),
+                        blasint(inFeatures), 1, x.baseAddress, blasint(inFeatures), w.baseAddress,
+                        blasint(ldb), 0, output.baseAddress, blasint(outFeatures))
+        }
+    }
+
+    /// Adds the bias to every row of `output`.
+    func addBias(_ output: UnsafeMutableBufferPointer<Float>, rows: Int) {
+        guard let bias, let y = output.baseAddress else { return }
+        bias.withUnsafeBufferPointer { b in
+            let bp = b.baseAddress!
+            for row in 0..<rows {
+                let r = y + row * outFeatures
+                for j in 0..<outFeatures { r[j] += bp[j] }
+            }
+        }
+    }
+}

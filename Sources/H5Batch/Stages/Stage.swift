@@ -1,0 +1,29 @@
+/// One step of a pipeline, applied to every row's last dimension (PyTorch's `nn.Module` role).
+public protocol Stage: Sendable, CustomStringConvertible {
+    /// The name used in pipeline files (`linear`, `relu`, …).
+    var name: String { get }
+    /// The row width this stage produces from rows of `width` values; throws `H5BatchError`
+    /// (`.data`) when rows of that width do not fit the stage's parameters.
+    func outputWidth(forInputWidth width: Int) throws -> Int
+    /// Floating-point operations per input row of the given width (for throughput reports).
+    func flopsPerRow(inputWidth width: Int) -> Int
+}
+
+/// A stage that rewrites whole rows in place without changing their width (every activation),
+/// so it needs no extra buffer and can be fused into the epilogue of the linear stage before it.
+public protocol InPlaceStage: Stage {
+    /// Applies the stage in place to whole rows of `width` values held in `values`.
+    func apply(_ values: UnsafeMutableBufferPointer<Float>, width: Int)
+}
+
+extension InPlaceStage {
+    public func outputWidth(forInputWidth width: Int) throws -> Int { width }
+    public func flopsPerRow(inputWidth width: Int) -> Int { width }
+
+    /// Applies the stage to a copy of `values` (rows of `width`), as `nn.Module.forward` would.
+    public func callAsFunction(_ values: [Float], width: Int) -> [Float] {
+        var result = values
+        result.withUnsafeMutableBufferPointer { apply($0, width: width) }
+        return result
+    }
+}

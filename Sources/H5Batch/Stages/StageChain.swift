@@ -1,0 +1,139 @@
+/// Stages composed in order, like `nn.Sequential`, checked for a given input width.
+///
+/// The chain is compiled into steps: stages that rewrite rows in place before the first linear
+/// stage run on the input directly, and every linear stage carries the in-place stages after it
+/// as an epilogue (bias, then each stage), applied while its output tile is still in cache.
+public struct StageChain: Sendable {
+    public let stages: [any Stage]
+    /// `widths[0]` is the input width; `widths[i + 1]` the width after `stages[i]`.
+    public let widths: [Int]
+
+    enum Step: Sendable {
+        case inPlace([any InPlaceStage])
+        case linear(Linear, epilogue: [any InPlaceStage])
+    }
+
+    let steps: [Step]
+
+    /// Checks that every stage accepts the width it receives (`H5BatchError(.data)` otherwise,
+    /// naming the stage).
+    public init(_ stages: [any Stage], inputWidth: Int) throws {
+        var widths = [inputWidth]
+        var steps: [Step] = []
+        for (index, stage) in stages.enumerated() {
+            do {
+                widths.append(try stage.outputWidth(forInputWidth: widths.last!))
+            } catch let error as H5BatchError {
+                throw H5BatchError(error.kind, "stage \(index + 1) (\(stage.name)): \(error.message)")
+            }
+            if let linear = stage as? Linear {
+                steps.append(.linear(linear, epilogue: []))
+            } else if let inPlace = stage as? any InPlaceStage {
+                switch steps.last {
+                case .linear(let linear, let epilogue)?:
+                    steps[steps.count - 1] = .linear(linear, epilogue: epilogue + [inPlace])
+                case .inPlace(let group)?:
+                    steps[steps.count - 1] = .inPlace(group + [inPlace])
+                case nil:
+                    steps.append(.inPlace([inPlace]))
+                }
+            } else {
+                preconditionFailure("stage \(stage.name) is neither linear nor in-place")
+            }
+        }
+        self.stages = stages
+        self.widths = widths
+        self.steps = steps
+    }
+
+    public var inputWidth: Int { widths.first! }
+    public var outputWidth: Int { widths.last! }
+    /// The widest row anywhere in the chain.
+    public var maxWidth: Int { widths.max()! }
+    /// True when no stage changes the width: the chain runs entirely in the input buffer.
+    public var runsInPlace: Bool { steps.allSatisfy { if case .inPlace = $0 { return true } else { return false } } }
+
+    /// FLOPs per row of the whole chain, and of its linear stages alone.
+    public var flopsPerRow: Int {
+        zip(stages, widths).reduce(0) { $0 + $1.0.flopsPerRow(inputWidth: $1.1) }
+    }
+    public var linearFlopsPerRow: Int {
+        zip(stages, widths).reduce(0) { $0 + (($1.0 as? Linear)?.flopsPerRow(inputWidth: $1.1) ?? 0) }
+    }
+
+    /// Bytes the parameters (weights, biases) take in memory.
+    public var parameterBytes: Int {
+        stages.reduce(0) { total, stage in
+            if let linear = stage as? Linear { return total + 4 * (linear.weight.count + (linear.bias?.count ?? 0)) }
+            if let prelu = stage as? PReLU { return total + 4 * prelu.weight.count }
+            return total
+        }
+    }
+
+    // MARK: - Running
+
+    /// Runs the chain on `rows` rows (`nn.Sequential.forward` on a copy).
+    public func callAsFunction(_ input: [Float], rows: Int) -> [Float] {
+        precondition(input.count == rows * inputWidth, "StageChain: input has \(input.count) values, expected \(rows)x\(inputWidth)")
+        let source = FloatBuffer(capacity: input.count)
+        _ = source.prefix(input.count).initialize(from: input)
+        let output = runsInPlace ? source : FloatBuffer(capacity: rows * outputWidth)
+        var workspace = Workspace()
+        run(source, rows: rows, into: output, workspace: &workspace)
+        return Array(output.prefix(rows * outputWidth))
+    }
+
+    /// Rows per tile: the widest intermediate tile stays near 1 MiB (in L2), but tiles keep
+    /// at least 64 rows so sgemm stays efficient.
+    var tileRows: Int { max(64, (1 << 18) / max(1, maxWidth)) }
+
+    /// Runs the chain on one batch, tile by tile, on the calling thread. `input` may be
+    /// overwritten; `output` receives `rows × outputWidth` values (it may be `input` itself
+    /// when `runsInPlace`).
+    func run(_ input: FloatBuffer, rows: Int, into output: FloatBuffer, workspace: inout Workspace) {
+        let tile = tileRows
+        var start = 0
+        while start < rows {
+            let count = min(tile, rows - start)
+            runTile(input.slice(start * inputWidth, count * inputWidth), rows: count,
+                    output: output.slice(start * outputWidth, count * outputWidth), workspace: &workspace)
+            start += count
+        }
+    }
+
+    private func runTile(_ input: UnsafeMutableBufferPointer<Float>, rows: Int,
+                         output: UnsafeMutableBufferPointer<Float>, workspace: inout Workspace) {
+        var current = input
+        var width = inputWidth
+        let linearCount = steps.filter { if case .linear = $0 { return true } else { return false } }.count
+        var linearsDone = 0
+        for step in steps {
+            switch step {
+            case .inPlace(let group):
+                for stage in group { stage.apply(current, width: width) }
+            case .linear(let linear, let epilogue):
+                linearsDone += 1
+                let destination = linearsDone == linearCount
+                    ? output
+                    : workspace.scratch(linearsDone % 2, count: rows * linear.outFeatures)
+                linear.multiply(UnsafeBufferPointer(current), rows: rows, into: destination)
+                linear.addBias(destination, rows: rows)
+                for stage in epilogue { stage.apply(destination, width: linear.outFeatures) }
+                current = destination
+                width = linear.outFeatures
+            }
+        }
+    }
+}
+
+/// Scratch space one worker owns for a chain's intermediate tiles.
+struct Workspace {
+    private var buffers: [FloatBuffer?] = [nil, nil]
+
+    mutating func scratch(_ index: Int, count: Int) -> UnsafeMutableBufferPointer<Float> {
+        if let buffer = buffers[index], buffer.capacity >= count { return buffer.prefix(count) }
+        let buffer = FloatBuffer(capacity: count)
+        buffers[index] = buffer
+        return buffer.prefix(count)
+    }
+}

@@ -1,0 +1,57 @@
+/// Every failure h5batch reports: one line of text and the sysexits code it maps to.
+public struct H5BatchError: Error, CustomStringConvertible, Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        /// A usage or pipeline-file error (EX_USAGE, 64).
+        case usage
+        /// Input data h5batch cannot use: not HDF5, damaged, unsupported type, wrong shape (EX_DATAERR, 65).
+        case data
+        /// A file or dataset named by the pipeline or the command line does not exist (EX_NOINPUT, 66).
+        case notFound
+        /// The output cannot be created (EX_CANTCREAT, 73).
+        case cannotCreate
+        /// Reading or writing failed while running (EX_IOERR, 74).
+        case io
+    }
+
+    public let kind: Kind
+    public let message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { message }
+
+    /// The process exit status for this error (sysexits.h).
+    public var exitCode: Int32 {
+        switch kind {
+        case .usage: return 64
+        case .data: return 65
+        case .notFound: return 66
+        case .cannotCreate: return 73
+        case .io: return 74
+        }
+    }
+
+    /// Classifies an HDF5 failure; `otherwise` is the kind used when HDF5's stack does not say.
+    public init(_ error: HDF5Error, otherwise: Kind) {
+        switch error.reason {
+        case .notFound: kind = .notFound
+        case .notHDF5, .corrupt, .filterFailed, .typeConversion: kind = .data
+        case .io: kind = .io
+        case .alreadyExists: kind = .cannotCreate
+        case .other: kind = otherwise
+        }
+        message = error.description
+    }
+}
+
+/// Runs `body`, turning any `HDF5Error` into an `H5BatchError` of the kind its reason implies.
+func translatingHDF5Errors<T>(otherwise: H5BatchError.Kind, _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as HDF5Error {
+        throw H5BatchError(error, otherwise: otherwise)
+    }
+}

@@ -1,0 +1,49 @@
+/// A heap block of Float32 values with one owner at a time.
+///
+/// It is `Sendable` because a run hands each buffer from one stage of the pipeline to the next
+/// (I/O lane → worker → I/O lane) and never lets two of them hold it at once; the hand-offs go
+/// through Dispatch queues, which order the memory accesses.
+public final class FloatBuffer: @unchecked Sendable {
+    public let capacity: Int
+    private let base: UnsafeMutablePointer<Float>
+
+    /// Allocates `capacity` values aligned to 64 bytes (a cache line, and AVX-512's width).
+    public init(capacity: Int) {
+        self.capacity = capacity
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, capacity) * MemoryLayout<Float>.stride, alignment: 64)
+        base = raw.bindMemory(to: Float.self, capacity: max(1, capacity))
+    }
+
+    deinit { UnsafeMutableRawPointer(base).deallocate() }
+
+    /// The first `count` values.
+    public func prefix(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
+        precondition(count <= capacity, "FloatBuffer: \(count) values requested of \(capacity)")
+        return UnsafeMutableBufferPointer(start: base, count: count)
+    }
+
+    /// `count` values starting at `offset`.
+    public func slice(_ offset: Int, _ count: Int) -> UnsafeMutableBufferPointer<Float> {
+        precondition(offset >= 0 && offset + count <= capacity, "FloatBuffer: slice out of range")
+        return UnsafeMutableBufferPointer(start: base + offset, count: count)
+    }
+
+    public var bytes: Int { capacity * MemoryLayout<Float>.stride }
+}
+
+/// Reuses batch buffers so a run in steady state allocates nothing per batch.
+///
+/// Not thread-safe by design: only the I/O lane takes and returns buffers.
+final class BufferPool {
+    private var free: [Int: [FloatBuffer]] = [:]
+
+    /// A buffer of exactly `capacity` values, reused when one is free.
+    func take(_ capacity: Int) -> FloatBuffer {
+        if let buffer = free[capacity]?.popLast() { return buffer }
+        return FloatBuffer(capacity: capacity)
+    }
+
+    func give(_ buffer: FloatBuffer) {
+        free[buffer.capacity, default: []].append(buffer)
+    }
+}

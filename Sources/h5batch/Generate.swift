@@ -1,0 +1,84 @@
+import ArgumentParser
+import H5Batch
+import Foundation
+
+extension H5BatchCommand {
+    struct Generate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a dataset of standard-normal values, streamed (files larger than memory are fine)."
+        )
+
+        @Argument(help: "HDF5 file to create.")
+        var file: String
+
+        @Option(help: "Dataset path inside the file.")
+        var dataset: String
+
+        @Option(help: ArgumentHelp("Shape, dimensions separated by x: rows x features, or more dimensions.", valueName: "1000000x256"))
+        var shape: String
+
+        @Option(help: "Stored type: float16, float32, float64, int8…int64, uint8…uint64 (integers hold the normals rounded toward zero).")
+        var dtype: String = "float32"
+
+        @Option(help: "Rows per chunk (default: about 1 MiB per chunk).")
+        var chunkRows: Int?
+
+        @Option(help: ArgumentHelp("Compression: gzip or gzip:LEVEL (1-9, default 4).", valueName: "gzip[:level]"))
+        var compression: String?
+
+        @Flag(help: "Apply the shuffle filter before compression.")
+        var shuffle = false
+
+        @Option(help: "Random seed.")
+        var seed: UInt64 = 0
+
+        @Flag(help: "Replace the file if it exists.")
+        var force = false
+
+        func parsedShape() throws -> [Int] {
+            let parts = shape.lowercased().split(separator: "x", omittingEmptySubsequences: false)
+            let dims = parts.map { Int($0.replacingOccurrences(of: "_", with: "")) }
+            guard !dims.isEmpty, dims.allSatisfy({ ($0 ?? -1) >= 0 }), (dims.last! ?? 0) > 0 else {
+                throw ValidationError("--shape must look like 1000000x256 (non-negative sizes, a positive last one)")
+            }
+            return dims.map { $0! }
+        }
+
+        func parsedCompression() throws -> Int? {
+            guard let compression else { return nil }
+            let parts = compression.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts[0] == "gzip", parts.count <= 2 else {
+                throw ValidationError("--compression must be gzip or gzip:LEVEL")
+            }
+            guard parts.count == 2 else { return 4 }
+            guard let level = Int(parts[1]), (1...9).contains(level) else {
+                throw ValidationError("--compression gzip level must be 1 to 9")
+            }
+            return level
+        }
+
+        func validate() throws {
+            _ = try parsedShape()
+            _ = try parsedCompression()
+            if StorageType(rawValue: dtype) == nil {
+                throw ValidationError("--dtype must be one of \(StorageType.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            if let chunkRows, chunkRows < 1 { throw ValidationError("--chunk-rows must be at least 1") }
+            if shuffle && compression == nil { throw ValidationError("--shuffle only helps with --compression") }
+        }
+
+        func run() throws {
+            var options = SyntheticData.Options(shape: try parsedShape())
+            options.dtype = StorageType(rawValue: dtype)!
+            options.chunkRows = chunkRows
+            options.gzipLevel = try parsedCompression()
+            options.shuffle = shuffle
+            options.seed = seed
+            options.force = force
+            let start = Date()
+            let rows = try SyntheticData.generate(path: file, dataset: dataset, options: options)
+            let seconds = Date().timeIntervalSince(start)
+            print("wrote \(file):\(dataset) shape \(options.shape.map(String.init).joined(separator: "x")) \(options.dtype.rawValue), \(rows) rows in \(String(format: "%.2f", seconds)) s")
+        }
+    }
+}

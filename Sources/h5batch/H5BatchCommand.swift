@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import H5Batch
+
+@main
+struct H5BatchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "h5batch",
+        abstract: "Stream tensors stored in HDF5 through linear and activation stages with PyTorch semantics.",
+        version: H5BatchVersion.string,
+        subcommands: [Run.self, Inspect.self, Generate.self]
+    )
+
+    /// Parses and runs, printing every failure as one `error:` line with its sysexits code.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            fail(error)
+        }
+    }
+
+    static func fail(_ error: Error) -> Never {
+        if let error = error as? H5BatchError {
+            printError("error: \(error.message)")
+            Foundation.exit(error.exitCode)
+        }
+        let code = exitCode(for: error)
+        if code == .success { exit(withError: error) }  // --help, --version
+        if error is ExitCode { Foundation.exit(code.rawValue) }
+        let message = self.message(for: error).split(whereSeparator: \.isNewline).first.map(String.init) ?? "\(error)"
+        printError("error: \(message) (see 'h5batch help')")
+        Foundation.exit(code.rawValue)
+    }
+}
+
+func printError(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}
+
+/// `FILE[:DATASET]` from the command line.
+struct FileAndDataset {
+    var file: String
+    var dataset: String?
+
+    /// A path that exists as given is a file name even if it contains ':'; otherwise the text
+    /// after the last ':' names the dataset.
+    init(_ text: String) {
+        if FileManager.default.fileExists(atPath: text) || !text.contains(":") {
+            file = text
+            dataset = nil
+            return
+        }
+        let split = text.lastIndex(of: ":")!
+        file = String(text[..<split])
+        let name = String(text[text.index(after: split)...])
+        dataset = name.isEmpty ? nil : name
+    }
+}
+
+extension PipelineConfig.Mode: ExpressibleByArgument {}

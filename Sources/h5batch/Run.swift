@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import H5Batch
+
+extension H5BatchCommand {
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a pipeline file on its input and write the output.",
+            discussion: "Paths given on the command line are relative to the working directory; paths inside the pipeline file are relative to the file's folder."
+        )
+
+        @Argument(help: "Pipeline file (.yaml, .yml or .json).")
+        var pipeline: String
+
+        @Option(help: ArgumentHelp("Input file, and optionally its dataset.", valueName: "file[:dataset]"))
+        var input: String?
+
+        @Option(help: ArgumentHelp("Output file, and optionally its dataset.", valueName: "file[:dataset]"))
+        var output: String?
+
+        @Option(help: "Execution mode: minibatch (streaming, bounded memory) or full (whole dataset in memory).")
+        var mode: PipelineConfig.Mode?
+
+        @Option(help: "Rows per batch in mini-batch mode.")
+        var batchRows: Int?
+
+        @Option(help: ArgumentHelp("Compute workers (default: one per active core).", valueName: "n|auto"))
+        var workers: String?
+
+        @Flag(help: "Replace the output file if it exists.")
+        var force = false
+
+        func validate() throws {
+            if let batchRows, batchRows < 1 { throw ValidationError("--batch-rows must be at least 1") }
+            if let workers, workers != "auto", (Int(workers) ?? 0) < 1 {
+                throw ValidationError("--workers must be a positive integer or auto")
+            }
+        }
+
+        func run() throws {
+            var config = try PipelineFile.load(pipeline)
+            if let input {
+                let target = FileAndDataset(input)
+                config.input = PipelineConfig.Input(file: target.file, dataset: target.dataset ?? config.input?.dataset)
+            }
+            if let output {
+                let target = FileAndDataset(output)
+                config.output.file = target.file
+                if let dataset = target.dataset { config.output.dataset = dataset }
+            }
+            if let mode { config.run.mode = mode }
+            if let batchRows { config.run.batchRows = batchRows }
+            if let workers { config.run.workers = workers == "auto" ? nil : Int(workers) }
+            let report = try PipelineRunner(config: config, options: .init(force: force)).run()
+            print(report.summary)
+        }
+    }
+}
