@@ -42,10 +42,5 @@ let package = Package(
             dependencies: ["H5Batch"],
             path: "Tests/H5BatchTests"
         ),
-        .testTarget(
-            name: "EndToEndTests",
-            dependencies: ["H5Batch"],
-            path: "Tests/EndToEndTests"
-        ),
     ]
 )

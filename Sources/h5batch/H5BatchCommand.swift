@@ -13,6 +13,10 @@ struct H5BatchCommand: ParsableCommand {
 
     /// Parses and runs, printing every failure as one `error:` line with its sysexits code.
     static func main() {
+        // A file-size limit (ulimit -f) should fail the write with EFBIG and exit 74 with a
+        // message, not kill the process silently.
+        signal(SIGXFSZ, SIG_IGN)
+        HDF5Library.disableCleanupAtExit()
         do {
             var command = try parseAsRoot()
             try command.run()

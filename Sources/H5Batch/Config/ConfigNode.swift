@@ -49,7 +49,7 @@ enum ConfigDocument {
         do {
             root = try Yams.compose(yaml: text)
         } catch let error as YamlError {
-            throw H5BatchError(.usage, "\(path): \(describe(error))")
+            throw H5BatchError(.usage, "\(path):\(describe(error, in: text))")
         }
         guard let root else { throw H5BatchError(.usage, "\(path): the pipeline file is empty") }
         return try convert(root, path: path)
@@ -80,17 +80,22 @@ enum ConfigDocument {
         }
     }
 
-    private static func describe(_ error: YamlError) -> String {
+    /// `LINE: malformed YAML: …` (or ` malformed YAML: …` without a line). libyaml puts errors
+    /// found at the end of input on the line after the last; they are reported on the last line.
+    private static func describe(_ error: YamlError, in text: String) -> String {
+        let lastLine = max(1, text.split(separator: "\n", omittingEmptySubsequences: false).count
+                                - (text.hasSuffix("\n") ? 1 : 0))
         switch error {
-        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
-             .composer(_, let problem, let mark, _):
-            return "\(mark.line): malformed YAML: \(problem)"
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+             .composer(let context, let problem, let mark, _):
+            let during = context.map { " \($0.text) that starts on line \(min($0.mark.line, lastLine))" } ?? ""
+            return "\(min(mark.line, lastLine)): malformed YAML: \(problem)\(during)"
         case .reader(let problem, _, _, _):
-            return "malformed YAML: \(problem)"
+            return " malformed YAML: \(problem)"
         case .duplicatedKeysInMapping(let duplicates, let context):
             return "\(context.mark.line): duplicate key '\(duplicates.first ?? "")'"
         default:
-            return "malformed YAML: \(String(describing: error).split(whereSeparator: \.isNewline).first ?? "")"
+            return " malformed YAML: \(String(describing: error).split(whereSeparator: \.isNewline).first ?? "")"
         }
     }
 }

@@ -97,10 +97,15 @@ extension HDF5Error {
         return .other
     }
 
-    /// HDF5 messages sometimes span lines; one line is what users get.
+    /// One short line: HDF5's low-level I/O messages carry time, descriptor, buffer address and
+    /// sizes; of those only the system's own error message helps a user.
     private static func cleanDetail(_ text: String) -> String {
-        text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        let line = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
             .joined(separator: " ")
+        guard let marker = line.range(of: "error message = '"),
+              let end = line[marker.upperBound...].firstIndex(of: "'") else { return line }
+        let what = line[..<(line.firstIndex(of: ":") ?? line.endIndex)]
+        return "\(what): \(line[marker.upperBound..<end])"
     }
 }
 

@@ -44,3 +44,14 @@ func makeDataspace(_ shape: [Int]) throws -> Handle {
         : H5Screate_simple(Int32(dims.count), &dims, nil)
     return Handle(try checkID(id, "create a dataspace of shape \(shape)"), closer: H5Sclose)
 }
+
+/// Process-wide HDF5 settings.
+public enum HDF5Library {
+    /// Stops libhdf5 from closing leftover objects in an `atexit` handler. A file whose final
+    /// flush failed (a full disk) stays registered, and libhdf5 1.10's exit-time cleanup of it
+    /// crashes; a command-line tool that has already reported the error gains nothing from that
+    /// cleanup. Must run before any other HDF5 call. `H5dont_atexit`
+    public static func disableCleanupAtExit() {
+        _ = H5dont_atexit()
+    }
+}
