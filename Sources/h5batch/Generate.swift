@@ -26,7 +26,7 @@ extension H5BatchCommand {
         @Option(help: ArgumentHelp("Compression: gzip or gzip:LEVEL (1-9, default 4).", valueName: "gzip[:level]"))
         var compression: String?
 
-        @Flag(help: "Apply the shuffle filter before compression.")
+        @Flag(help: "Apply the shuffle filter (groups bytes by significance, so gzip compresses floats better).")
         var shuffle = false
 
         @Option(help: "Random seed.")
@@ -64,7 +64,6 @@ extension H5BatchCommand {
                 throw ValidationError("--dtype must be one of \(StorageType.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             if let chunkRows, chunkRows < 1 { throw ValidationError("--chunk-rows must be at least 1") }
-            if shuffle && compression == nil { throw ValidationError("--shuffle only helps with --compression") }
         }
 
         func run() throws {

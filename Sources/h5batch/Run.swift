@@ -32,8 +32,8 @@ extension H5BatchCommand {
 
         func validate() throws {
             if let batchRows, batchRows < 1 { throw ValidationError("--batch-rows must be at least 1") }
-            if let workers, workers != "auto", (Int(workers) ?? 0) < 1 {
-                throw ValidationError("--workers must be a positive integer or auto")
+            if let workers, workers != "auto", !(1...1024).contains(Int(workers) ?? 0) {
+                throw ValidationError("--workers must be auto or an integer from 1 to 1024")
             }
         }
 

@@ -99,7 +99,11 @@ struct EndToEndTests {
         try FileManager.default.removeItem(atPath: folder.file("p.yaml"))
 
         let yaml = pipeline(folder)
-        try expectFailure(["run", yaml, "--output", data + "/sample.h5"], status: 64, mentions: "is the input file", folder: folder)
+        try expectFailure(["run", yaml, "--output", data + "/sample.h5", "--force"], status: 64,
+                          mentions: "is \(data)/sample.h5, which this run reads", folder: folder)
+        let weights = pipeline(folder, stages: "[{linear: {file: \(data)/weights.h5, weight: fc1.weight}}]")
+        try expectFailure(["run", weights, "--output", data + "/../data/weights.h5", "--force"], status: 64,
+                          mentions: "which this run reads", folder: folder)
         try expectFailure(["run", yaml, "--batch-rows", "0"], status: 64, mentions: "--batch-rows must be at least 1", folder: folder)
         try expectFailure(["run", yaml, "--mode", "fast"], status: 64, mentions: "fast", folder: folder)
         try expectFailure(["run", yaml, "--bogus"], status: 64, mentions: "--bogus", folder: folder)
@@ -167,6 +171,30 @@ struct EndToEndTests {
         let yaml = pipeline(folder, run: "{ batch_rows: 1000 }")
         // 10,000 x 32 float32 is 1.28 MB; bash's ulimit -f counts 1 KiB blocks.
         try expectFailure(["run", yaml], status: 74, mentions: "out.h5.partial", folder: folder, shellPrefix: "ulimit -f 200")
+    }
+
+    /// Peak memory from a run summary, in MiB.
+    func peakMiB(_ summary: String) -> Double? {
+        guard let range = summary.range(of: #"peak memory [0-9.]+ MiB"#, options: .regularExpression) else { return nil }
+        return Double(summary[range].split(separator: " ")[2])
+    }
+
+    @Test("mini-batch peak memory does not grow with the dataset")
+    func memoryStaysFlat() throws {
+        let folder = TemporaryFolder()
+        var peaks: [Double] = []
+        for rows in [16_384, 65_536] {  // 20 MiB and 80 MiB of float32
+            let input = folder.file("in-\(rows).h5")
+            let made = try runBinary(["generate", input, "--dataset", "x", "--shape", "\(rows)x320", "--chunk-rows", "1024"])
+            #expect(made.status == 0, "\(made.stderr)")
+            let yaml = pipeline(folder, input: input, dataset: "x", output: folder.file("out-\(rows).h5"),
+                                run: "{ batch_rows: 1024, workers: 2 }")
+            let result = try runBinary(["run", yaml])
+            #expect(result.status == 0, "\(result.stderr)")
+            peaks.append(try #require(peakMiB(result.stdout), "\(result.stdout)"))
+        }
+        // Four times the data, well under 10% more memory (holding the data would add 60 MiB).
+        #expect(peaks[1] <= peaks[0] * 1.1, "peak \(peaks[0]) MiB for 20 MiB, \(peaks[1]) MiB for 80 MiB")
     }
 
     @Test func inspectListsDatasets() throws {

@@ -74,6 +74,14 @@ public enum StageConfig: Sendable, Equatable {
         case value(Double)
     }
 
+    /// The HDF5 file this stage reads its weights from, if any.
+    public var file: String? {
+        switch self {
+        case .linear(let file, _, _, _), .prelu(.file(let file, _)): return file
+        default: return nil
+        }
+    }
+
     public var name: String {
         switch self {
         case .linear: return "linear"

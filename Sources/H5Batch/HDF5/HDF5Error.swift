@@ -9,6 +9,8 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
     /// What the failure means to a caller, read from the minor error codes on the stack.
     public enum Reason: Sendable, Equatable {
         case notFound
+        /// The file exists but this process may not read it.
+        case unreadable
         case notHDF5
         case corrupt
         case filterFailed

@@ -25,7 +25,7 @@ public final class HDF5File {
             throw HDF5Error(operation: "open \(path)", detail: "it is a directory", reason: .notHDF5)
         }
         guard FileManager.default.isReadableFile(atPath: path) else {
-            throw HDF5Error(operation: "open \(path)", detail: "permission denied", reason: .io)
+            throw HDF5Error(operation: "open \(path)", detail: "permission denied", reason: .unreadable)
         }
         let isHDF5 = H5Fis_hdf5(path)
         if isHDF5 == 0 {

@@ -67,6 +67,7 @@ struct MiniBatchRunner {
                     try output.write(rows: rows, from: UnsafeBufferPointer(buffer.prefix(rows.count * chain.outputWidth)))
                     report.phases.write += now() - start
                     buffers.give(buffer)
+                    if nextWrite % 16 == 0 { report.peakThreads = max(report.peakThreads, SystemInfo.threadCount) }
                     nextWrite += 1
                     alive -= 1
                 }
@@ -88,7 +89,6 @@ struct MiniBatchRunner {
                     absorb(mailbox.take(wait: true))
                     report.phases.waiting += now() - start
                 }
-                report.peakThreads = max(report.peakThreads, SystemInfo.threadCount)
             }
         } catch {
             // Workers still hold buffers: let them finish before the buffers go away.

@@ -3,11 +3,14 @@ import Foundation
 /// Checks and commits the output file: never over an existing file without `--force`, never
 /// over the input, and only complete files under the output's name.
 enum OutputTarget {
-    /// Validates that `path` can be written, creating its folder if needed; returns the path.
-    static func check(_ path: String, input: String, force: Bool) throws -> String {
-        let manager = FileManager.default
+    /// Checks, without touching anything, that `path` may be written: not one of the files the
+    /// run reads (`reads`: input, weights), not a folder, not an existing file unless `force`.
+    static func check(_ path: String, reads: [String], force: Bool) throws {
+        if let source = reads.first(where: { sameFile(path, $0) }) {
+            throw H5BatchError(.usage, "the output file \(path) is \(source), which this run reads; write to a new file")
+        }
         var isDirectory: ObjCBool = false
-        if manager.fileExists(atPath: path, isDirectory: &isDirectory) {
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
             if isDirectory.boolValue {
                 throw H5BatchError(.cannotCreate, "output \(path) is a directory")
             }
@@ -15,6 +18,11 @@ enum OutputTarget {
                 throw H5BatchError(.cannotCreate, "output \(path) already exists (pass --force to replace it)")
             }
         }
+    }
+
+    /// Creates the output's folder if needed and checks it is writable.
+    static func prepareFolder(for path: String) throws {
+        let manager = FileManager.default
         let folder = (path as NSString).deletingLastPathComponent
         let parent = folder.isEmpty ? "." : folder
         if !manager.fileExists(atPath: parent) {
@@ -27,7 +35,6 @@ enum OutputTarget {
         guard manager.isWritableFile(atPath: parent) else {
             throw H5BatchError(.cannotCreate, "cannot write the output \(path): folder \(parent) is not writable")
         }
-        return path
     }
 
     /// Moves a finished partial file into place durably: fsync the file, rename, fsync the folder.

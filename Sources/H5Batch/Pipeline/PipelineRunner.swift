@@ -29,8 +29,14 @@ public final class PipelineRunner {
 
     private func runOnLane() throws -> RunReport {
         let started = now()
+        guard let inputFile = config.input?.file else {
+            throw H5BatchError(.usage, "no input: set input.file in the pipeline file or pass --input FILE[:DATASET]")
+        }
+        guard let outputPath = config.output.file else {
+            throw H5BatchError(.usage, "no output: set output.file in the pipeline file or pass --output FILE[:DATASET]")
+        }
+        try OutputTarget.check(outputPath, reads: [inputFile] + config.stages.compactMap(\.file), force: options.force)
         let job = try PreparedJob(config: config)
-        let outputPath = try OutputTarget.check(job.outputFile, input: job.inputFile, force: options.force)
         let workers = config.run.workers ?? SystemInfo.activeCores
         let rows = job.input.rowCount
 
@@ -52,6 +58,7 @@ public final class PipelineRunner {
         report.input = "\(job.inputFile):\(job.input.name)"
         report.output = "\(outputPath):\(job.outputDataset)"
 
+        try OutputTarget.prepareFolder(for: outputPath)
         let partial = outputPath + ".partial"
         do {
             let file = try translatingHDF5Errors(otherwise: .cannotCreate) { try HDF5File.create(partial) }
@@ -61,7 +68,7 @@ public final class PipelineRunner {
             try translatingHDF5Errors(otherwise: .io) {
                 switch config.run.mode {
                 case .minibatch:
-                    let plan = BatchPlan(rows: rows, batchRows: config.run.batchRows)
+                    let plan = BatchPlan(rows: rows, batchRows: max(1, min(config.run.batchRows, rows)))
                     try MiniBatchRunner(input: job.input, output: output, chain: job.chain, plan: plan, workers: workers)
                         .run(report: &report)
                 case .full:
@@ -87,21 +94,12 @@ struct PreparedJob {
     let inputHandle: HDF5File
     let input: Dataset
     let chain: StageChain
-    let outputFile: String
     let outputDataset: String
 
+    /// Opens what `config` names; `config.input` must be set.
     init(config: PipelineConfig) throws {
-        guard let inputConfig = config.input else {
-            throw H5BatchError(.usage, "no input: set input.file in the pipeline file or pass --input FILE[:DATASET]")
-        }
-        guard let outputFile = config.output.file else {
-            throw H5BatchError(.usage, "no output: set output.file in the pipeline file or pass --output FILE[:DATASET]")
-        }
+        let inputConfig = config.input!
         inputFile = inputConfig.file
-        self.outputFile = outputFile
-        if OutputTarget.sameFile(outputFile, inputConfig.file) {
-            throw H5BatchError(.usage, "the output file \(outputFile) is the input file; write to a new file")
-        }
         inputHandle = try translatingHDF5Errors(otherwise: .data) { try HDF5File.open(inputConfig.file) }
         let name = try Self.datasetName(inputConfig, in: inputHandle)
         let batchRows = config.run.batchRows

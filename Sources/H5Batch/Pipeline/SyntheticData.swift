@@ -23,7 +23,9 @@ public enum SyntheticData {
         guard !options.shape.isEmpty, options.shape.allSatisfy({ $0 >= 0 }), options.shape.last! > 0 else {
             throw H5BatchError(.usage, "shape \(shapeText(options.shape)) must have at least one dimension and a positive last one")
         }
-        let target = try OutputTarget.check(path, input: "", force: options.force)
+        try OutputTarget.check(path, reads: [], force: options.force)
+        try OutputTarget.prepareFolder(for: path)
+        let target = path
         let partial = target + ".partial"
         let lane = DispatchQueue(label: "h5batch.io")
         do {
@@ -40,7 +42,7 @@ public enum SyntheticData {
         let leading = Array(options.shape.dropLast())
         let width = options.shape.last!
         let rows = leading.reduce(1, *)
-        let chunkRows = options.chunkRows ?? max(1, min(rows, (1 << 20) / width))
+        let chunkRows = options.chunkRows ?? max(1, min(rows, (1 << 20) / (width * options.dtype.size)))
         return try translatingHDF5Errors(otherwise: .io) {
             let file = try HDF5File.create(path)
             var layout = HDF5File.DatasetLayout(gzipLevel: options.gzipLevel, shuffle: options.shuffle)

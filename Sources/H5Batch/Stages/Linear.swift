@@ -49,9 +49,15 @@ public struct Linear: Stage {
         weight.withUnsafeBufferPointer { w in
             let transpose = layout == .torch ? CblasTrans : CblasNoTrans
             let ldb = layout == .torch ? inFeatures : outFeatures
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, transpose, blasint(rows), blasint(outFeatures),
-                        blasint(inFeatures), 1, x.baseAddress, blasint(inFeatures), w.baseAddress,
-                        blasint(ldb), 0, output.baseAddress, blasint(outFeatures))
+            // BLAS takes 32-bit sizes: a taller product goes in slabs.
+            let slab = Int(Int32.max) / 2
+            for first in stride(from: 0, to: rows, by: slab) {
+                let count = min(slab, rows - first)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, transpose, blasint(count), blasint(outFeatures),
+                            blasint(inFeatures), 1, x.baseAddress! + first * inFeatures, blasint(inFeatures),
+                            w.baseAddress, blasint(ldb), 0, output.baseAddress! + first * outFeatures,
+                            blasint(outFeatures))
+            }
         }
     }
 

@@ -5,7 +5,8 @@ public struct H5BatchError: Error, CustomStringConvertible, Sendable, Equatable 
         case usage
         /// Input data h5batch cannot use: not HDF5, damaged, unsupported type, wrong shape (EX_DATAERR, 65).
         case data
-        /// A file or dataset named by the pipeline or the command line does not exist (EX_NOINPUT, 66).
+        /// A file or dataset named by the pipeline or the command line does not exist or cannot
+        /// be read (EX_NOINPUT, 66).
         case notFound
         /// The output cannot be created (EX_CANTCREAT, 73).
         case cannotCreate
@@ -37,7 +38,7 @@ public struct H5BatchError: Error, CustomStringConvertible, Sendable, Equatable 
     /// Classifies an HDF5 failure; `otherwise` is the kind used when HDF5's stack does not say.
     public init(_ error: HDF5Error, otherwise: Kind) {
         switch error.reason {
-        case .notFound: kind = .notFound
+        case .notFound, .unreadable: kind = .notFound
         case .notHDF5, .corrupt, .filterFailed, .typeConversion: kind = .data
         case .io: kind = .io
         case .alreadyExists: kind = .cannotCreate

@@ -1,4 +1,4 @@
-/// The h5batch version, written into provenance and shown by `h5batch --version`.
+/// The h5batch version, shown by `h5batch --version`.
 public enum H5BatchVersion {
     public static let string = "0.1.0"
 }
