@@ -22,11 +22,17 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        .systemLibrary(
+            name: "CDeflate",
+            pkgConfig: "libdeflate",
+            providers: [.apt(["libdeflate-dev"])]
+        ),
         .target(
             name: "H5Batch",
             dependencies: [
                 "CHDF5",
                 "CBLAS",
+                "CDeflate",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),

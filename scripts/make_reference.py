@@ -17,7 +17,8 @@ Writes into ``../data`` (i.e. ``<repo>/data``):
 * ``cases.h5``      -- test inputs (special values, several storage layouts
   and filters, ranks 1..3, every supported stored number type including
   float16 and big-endian types, plus a vlen-string and a compound dataset
-  that h5batch must reject).
+  that h5batch must reject, and a sparse dataset whose unwritten chunks read
+  as its fill value, 7.5).
 * ``cases.json``    -- the manifest the Swift tests read: each case names an
   input dataset and a list of stages in exactly h5batch's pipeline schema
   (a stage is a bare name string or a one-key object name -> parameters).
@@ -253,6 +254,10 @@ def make_cases_inputs():
         compound["value"] = [0.5, -1.25, 2.0, 3.75]
         compound["flag"] = [1, 0, 1, 0]
         f.create_dataset("compound", data=compound)
+        # Chunks 0 and 5 of 10 written; the rest never allocated and read as the fill value.
+        sparse = f.create_dataset("sparse", shape=(100, 4), dtype="<f4", chunks=(10, 4), fillvalue=7.5)
+        sparse[0:10] = np.arange(-20, 20, dtype=np.float32).reshape(10, 4)
+        sparse[50:60] = np.arange(0, 40, dtype=np.float32).reshape(10, 4)
 
 
 # ---------------------------------------------------------------------------

@@ -46,7 +46,7 @@ struct EndToEndTests {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.isEmpty)
         let summary = result.stdout.trimmingCharacters(in: .newlines)
-        #expect(summary.range(of: #"^done: 10,000 rows in [0-9.]+ s, [0-9,]+ rows/s, [0-9.]+ MB/s, peak memory [0-9.]+ MiB \(minibatch, batch 2,048 rows, [0-9]+ workers?\)$"#,
+        #expect(summary.range(of: #"^done: 10,000 rows in [0-9.]+ s, [0-9,]+ rows/s, [0-9.]+ MB/s, peak memory [0-9.]+ MiB \(minibatch, batch 2,000 rows, [0-9]+ workers?\)$"#,
                               options: .regularExpression) != nil, "summary: \(summary)")
         #expect(folder.contents == ["demo.h5"])
         let (actual, shape) = try readDataset(output, "/features")
@@ -55,7 +55,7 @@ struct EndToEndTests {
         #expect(mismatch(actual, expected, rowWidth: 16) == nil)
         let dataset = try HDF5File.open(output).dataset("/features")
         #expect(dataset.filters.map(\.description) == ["shuffle", "gzip(4)"])
-        #expect(dataset.chunkShape == [2048, 16])
+        #expect(dataset.chunkShape == [2000, 16])
 
         // Again without --force: refused, and the first output is untouched.
         try expectFailure(["run", Repo.config + "/demo.yaml", "--output", output], status: 73,

@@ -127,6 +127,18 @@ public final class Dataset {
                            buffer.baseAddress), what)
     }
 
+    /// Writes `rows` from native float16 values (converted by the caller: see
+    /// `StorageType.makeNativeHalfType`). `H5Dwrite`
+    func write(rows: Range<Int>, halves buffer: UnsafeRawBufferPointer) throws {
+        enterHDF5()
+        let what = "write rows \(rows.lowerBound)..<\(rows.upperBound) of \(name) in \(file.path)"
+        precondition(buffer.count >= rows.count * featureCount * 2, "buffer too small for \(what)")
+        guard !rows.isEmpty else { return }
+        let half = try StorageType.makeNativeHalfType()
+        let (memory, selection) = try selectRows(rows, what)
+        try check(H5Dwrite(handle.id, half.id, memory.id, selection.id, h5b_P_DEFAULT(), buffer.baseAddress), what)
+    }
+
     /// The whole dataset as Float32 (for weights and small data).
     public func readAll() throws -> [Float] {
         enterHDF5()

@@ -12,11 +12,16 @@ public struct ElementType: Sendable, Equatable, CustomStringConvertible {
     /// Bytes per element.
     public let size: Int
     public let isBigEndian: Bool
+    /// Every bit used, no offset, and for floats the IEEE 754 field layout of that size: the
+    /// encodings h5batch decodes itself. Others (bit fields, VAX or custom floats) are left to
+    /// HDF5's conversion.
+    public let hasStandardLayout: Bool
 
-    public init(kind: Kind, size: Int, isBigEndian: Bool = false) {
+    public init(kind: Kind, size: Int, isBigEndian: Bool = false, hasStandardLayout: Bool = true) {
         self.kind = kind
         self.size = size
         self.isBigEndian = isBigEndian
+        self.hasStandardLayout = hasStandardLayout
     }
 
     public var isNumeric: Bool {
@@ -36,18 +41,34 @@ public struct ElementType: Sendable, Equatable, CustomStringConvertible {
         return isBigEndian && size > 1 ? base + "-be" : base
     }
 
+    /// Whether a float type has the IEEE 754 binary16/32/64 fields for its size.
+    private static func isIEEE(_ type: hid_t, size: Int) -> Bool {
+        var sign = 0, exponentPosition = 0, exponentSize = 0, mantissaPosition = 0, mantissaSize = 0
+        guard H5Tget_fields(type, &sign, &exponentPosition, &exponentSize, &mantissaPosition, &mantissaSize) >= 0 else {
+            return false
+        }
+        let fields = [sign, exponentPosition, exponentSize, mantissaPosition, mantissaSize]
+        let expected: [Int: ([Int], Int)] = [2: ([15, 10, 5, 0, 10], 15), 4: ([31, 23, 8, 0, 23], 127),
+                                              8: ([63, 52, 11, 0, 52], 1023)]
+        guard let (layout, bias) = expected[size] else { return false }
+        return fields == layout && H5Tget_ebias(type) == bias && H5Tget_norm(type) == H5T_NORM_IMPLIED
+    }
+
     /// Reads the description of an HDF5 datatype identifier.
     static func describing(_ type: hid_t) throws -> ElementType {
         let cls = H5Tget_class(type)
         let size = H5Tget_size(type)
         guard cls.rawValue >= 0, size > 0 else { throw HDF5Error.fromStack(operation: "read a datatype") }
         let bigEndian = H5Tget_order(type) == H5T_ORDER_BE
+        let fullWidth = H5Tget_precision(type) == size * 8 && H5Tget_offset(type) == 0
         switch cls {
         case H5T_INTEGER:
             let signed = H5Tget_sign(type) == H5T_SGN_2
-            return ElementType(kind: signed ? .signedInteger : .unsignedInteger, size: size, isBigEndian: bigEndian)
+            return ElementType(kind: signed ? .signedInteger : .unsignedInteger, size: size, isBigEndian: bigEndian,
+                               hasStandardLayout: fullWidth)
         case H5T_FLOAT:
-            return ElementType(kind: .float, size: size, isBigEndian: bigEndian)
+            return ElementType(kind: .float, size: size, isBigEndian: bigEndian,
+                               hasStandardLayout: fullWidth && isIEEE(type, size: size))
         case H5T_STRING: return ElementType(kind: .unsupported("string"), size: size)
         case H5T_COMPOUND: return ElementType(kind: .unsupported("compound"), size: size)
         case H5T_ENUM: return ElementType(kind: .unsupported("enum"), size: size)
@@ -74,6 +95,18 @@ public enum StorageType: String, Sendable, CaseIterable {
         case .float32, .int32, .uint32: return 4
         case .float64, .int64, .uint64: return 8
         }
+    }
+
+    /// The in-memory (native byte order) float16 type, for writing halves h5batch converted
+    /// itself: libhdf5 1.10's float → half conversion drops the carry when rounding up to the
+    /// next power of two (0.24997 becomes 0.125; h5py issue #819), so h5batch never asks it to.
+    static func makeNativeHalfType() throws -> Handle {
+        let type = Handle(try checkID(H5Tcopy(h5b_T_NATIVE_FLOAT()), "copy a datatype"), closer: H5Tclose)
+        try check(H5Tset_fields(type.id, 15, 10, 5, 0, 10), "define float16")
+        try check(H5Tset_precision(type.id, 16), "define float16")
+        try check(H5Tset_ebias(type.id, 15), "define float16")
+        try check(H5Tset_size(type.id, 2), "define float16")
+        return type
     }
 
     /// A new file datatype (little-endian), closed by the returned handle.

@@ -2,67 +2,102 @@ import Foundation
 
 /// Full-dataset mode: the whole tensor in memory, one operation per stage using every core.
 ///
-/// Linear stages are one sgemm each with BLAS using all `workers` threads; in-place stages and
-/// epilogues are split into row blocks over the workers. Each intermediate tensor is released as
-/// soon as the next exists, so peak memory is the largest pair of adjacent tensors.
+/// Reading and writing stream chunk-aligned batches through the workers (decode and encode run
+/// on every core), straight into and out of the one tensor. Linear stages are one sgemm each
+/// with BLAS on all `workers` threads; in-place stages and epilogues are split into row blocks
+/// over the workers. Each tensor is released as soon as the next exists, so peak memory is the
+/// largest pair of adjacent tensors.
 struct FullDatasetRunner {
-    let input: Dataset
-    let output: Dataset
+    let reader: BatchReader
+    let writer: BatchWriter
     let chain: StageChain
+    /// Chunk-aligned batches for reading and writing.
+    let plan: BatchPlan
+    /// Rows every tensor holds: the dataset's rows rounded up to whole stored chunks.
+    let paddedRows: Int
     let workers: Int
 
-    /// Bytes this mode needs at its peak for `rows` rows (tensors, parameters, a margin for the
-    /// runtime and HDF5's caches).
-    static func estimatedPeakBytes(rows: Int, chain: StageChain) -> Int {
+    /// Bytes this mode needs at its peak for `rows` rows: the largest pair of adjacent tensors,
+    /// the parameters, the I/O batches' chunk buffers, and the runtime.
+    static func estimatedPeakBytes(rows: Int, chain: StageChain, ioBufferBytes: Int) -> Int {
         var peak = rows * chain.inputWidth * 4
         for step in chain.steps {
             if case .linear(let linear, _) = step {
                 peak = max(peak, rows * (linear.inFeatures + linear.outFeatures) * 4)
             }
         }
-        return peak + chain.parameterBytes + runtimeOverheadBytes
+        return peak + chain.parameterBytes + ioBufferBytes + runtimeOverheadBytes
     }
 
-    /// What the process takes besides its tensors: runtime, libraries, HDF5 caches.
+    /// What the process takes besides its tensors: runtime, libraries, HDF5's caches.
     static let runtimeOverheadBytes = 48 << 20
 
     func run(report: inout RunReport) throws {
-        SystemInfo.setBLASThreads(workers)
-        let rows = input.rowCount
-        var current = FloatBuffer(capacity: rows * chain.inputWidth)
-        var start = now()
-        try input.read(rows: 0..<rows, into: current.prefix(rows * chain.inputWidth))
-        report.phases.read = now() - start
+        let rows = plan.rows
+        var current = FloatBuffer(capacity: paddedRows * chain.inputWidth)
+        let inputWidth = chain.inputWidth
+        do {
+            // Scoped so that nothing but `current` holds the input tensor once it is read.
+            let tensor = current
+            let decoder = reader.decoder
+            try stream { stream in
+                try stream.run(read: { batch in
+                    batch.input = FloatBuffer(viewing: tensor, offset: batch.rows.lowerBound * inputWidth,
+                                              capacity: (paddedRows - batch.rows.lowerBound) * inputWidth)
+                    try reader.read(batch)
+                }, work: { batch, state in
+                    let start = now()
+                    batch.failure = decoder?.decode(batch, with: state)
+                    batch.decodeSeconds = now() - start
+                }, write: { _ in }, report: &report)
+            }
+        }
 
-        start = now()
+        SystemInfo.setBLASThreads(workers)
+        let start = now()
         for step in chain.steps {
             switch step {
             case .inPlace(let group):
-                let width = chain.widths[chain.widths.startIndex]  // in-place groups only lead the chain
-                parallelRows(rows, width: width, current) { block in
-                    for stage in group { stage.apply(block, width: width) }
+                parallelRows(rows, width: inputWidth, current) { block in
+                    for stage in group { stage.apply(block, width: inputWidth) }
                 }
             case .linear(let linear, let epilogue):
-                let next = FloatBuffer(capacity: rows * linear.outFeatures)
+                let next = FloatBuffer(capacity: paddedRows * linear.outFeatures)
                 linear.multiply(UnsafeBufferPointer(current.prefix(rows * linear.inFeatures)), rows: rows,
                                 into: next.prefix(rows * linear.outFeatures))
-                current = next  // the input tensor is released here
+                current = next  // the previous tensor is released here
                 parallelRows(rows, width: linear.outFeatures, current) { block in
-                    let blockRows = block.count / linear.outFeatures
-                    linear.addBias(block, rows: blockRows)
+                    linear.addBias(block, rows: block.count / linear.outFeatures)
                     for stage in epilogue { stage.apply(block, width: linear.outFeatures) }
                 }
             }
         }
         report.phases.compute = now() - start
 
-        start = now()
-        try output.write(rows: 0..<rows, from: UnsafeBufferPointer(current.prefix(rows * chain.outputWidth)))
-        report.phases.write = now() - start
-        report.peakThreads = max(report.peakThreads, SystemInfo.threadCount)
+        let result = current
+        let outputWidth = chain.outputWidth
+        let encoder = writer.encoder
+        try stream { stream in
+            try stream.run(read: { batch in
+                batch.output = FloatBuffer(viewing: result, offset: batch.rows.lowerBound * outputWidth,
+                                           capacity: (paddedRows - batch.rows.lowerBound) * outputWidth)
+            }, work: { batch, state in
+                let start = now()
+                encoder?.encode(batch, with: state)
+                batch.encodeSeconds = now() - start
+            }, write: writer.write, report: &report)
+        }
     }
 
-    /// Runs `body` on row blocks of `buffer` spread over the workers.
+    /// Runs `body` with a stream whose batches are windows into the tensors (set by `read`).
+    private func stream(_ body: (BatchStream) throws -> Void) throws {
+        let placeholder = FloatBuffer(capacity: 0)
+        let batches = (0..<min(plan.count, workers + 2)).map { _ in Batch(input: placeholder, output: placeholder) }
+        try body(BatchStream(plan: plan, pool: WorkerPool(count: workers),
+                             states: (0..<workers).map { _ in WorkerState() }, batches: batches))
+    }
+
+    /// Runs `body` on row blocks of `buffer`, one per worker.
     private func parallelRows(_ rows: Int, width: Int, _ buffer: FloatBuffer,
                               _ body: @Sendable (UnsafeMutableBufferPointer<Float>) -> Void) {
         guard rows > 0 else { return }

@@ -10,7 +10,13 @@ public final class PipelineRunner {
     public struct Options: Sendable {
         /// Replace an existing output file.
         public var force = false
-        public init(force: Bool = false) { self.force = force }
+        /// Read and write stored chunks directly where the layout allows (the fast path). Off,
+        /// every batch goes through HDF5's hyperslab I/O and filters: for comparisons and tests.
+        public var rawChunkIO = true
+        public init(force: Bool = false, rawChunkIO: Bool = true) {
+            self.force = force
+            self.rawChunkIO = rawChunkIO
+        }
     }
 
     public let config: PipelineConfig
@@ -39,9 +45,16 @@ public final class PipelineRunner {
         let job = try PreparedJob(config: config)
         let workers = config.run.workers ?? SystemInfo.activeCores
         let rows = job.input.rowCount
+        let reader = BatchReader(dataset: job.input, allowRawChunks: options.rawChunkIO)
+        // Batches cover whole stored chunks when h5batch decodes them itself.
+        let inputChunkRows = reader.layout?.chunkRows ?? 1
+        let requested = config.run.mode == .full ? max(config.run.batchRows, inputChunkRows) : config.run.batchRows
+        let batchRows = max(1, Int((Double(requested) / Double(inputChunkRows)).rounded())) * inputChunkRows
+        let outputChunkRows = min(config.output.chunkRows ?? batchRows, max(rows, 1))
 
         if config.run.mode == .full {
-            let needed = FullDatasetRunner.estimatedPeakBytes(rows: rows, chain: job.chain)
+            let ioBuffers = (workers + 2) * 2 * batchRows * max(job.chain.inputWidth, job.chain.outputWidth) * 4
+            let needed = FullDatasetRunner.estimatedPeakBytes(rows: rows, chain: job.chain, ioBufferBytes: ioBuffers)
             let limit = config.run.memoryLimit.bytes(physicalMemory: SystemInfo.availableMemory)
             if needed > limit {
                 throw H5BatchError(.usage, "full-dataset mode needs about \(formatBytes(needed)) for \(formatCount(rows)) rows, over the memory limit of \(formatBytes(limit)) (run.memory_limit \(config.run.memoryLimit)); use --mode minibatch to stream it in bounded memory")
@@ -50,29 +63,40 @@ public final class PipelineRunner {
 
         var report = RunReport()
         report.mode = config.run.mode
-        report.batchRows = config.run.mode == .full ? rows : config.run.batchRows
+        report.batchRows = config.run.mode == .full ? rows : min(batchRows, rows)
         report.workers = workers
         report.rows = rows
         report.bytesIn = rows * job.input.featureCount * job.input.elementType.size
         report.bytesOut = rows * job.chain.outputWidth * config.output.dtype.size
+        report.linearFlops = rows * job.chain.linearFlopsPerRow
         report.input = "\(job.inputFile):\(job.input.name)"
         report.output = "\(outputPath):\(job.outputDataset)"
+        report.inputPath = reader.pathDescription
 
         try OutputTarget.prepareFolder(for: outputPath)
         let partial = outputPath + ".partial"
         do {
             let file = try translatingHDF5Errors(otherwise: .cannotCreate) { try HDF5File.create(partial) }
             let output = try translatingHDF5Errors(otherwise: .cannotCreate) {
-                try job.createOutput(in: file, config: config.output, batchRows: config.run.batchRows)
+                try job.createOutput(in: file, config: config.output, chunkRows: outputChunkRows,
+                                     cacheRows: batchRows)
             }
+            let writer = BatchWriter(dataset: output, type: config.output.dtype, batchRows: batchRows,
+                                     allowRawChunks: options.rawChunkIO)
+            report.outputPath = writer.pathDescription
+            // Buffers hold whole stored chunks, including an edge chunk's padding.
+            func roundUp(_ value: Int, _ multiple: Int) -> Int { (value + multiple - 1) / multiple * multiple }
+            let chunkPadded = max(roundUp(rows, inputChunkRows), roundUp(rows, writer.encoder?.layout?.chunkRows ?? 1))
+            let plan = BatchPlan(rows: rows, batchRows: batchRows)
             try translatingHDF5Errors(otherwise: .io) {
                 switch config.run.mode {
                 case .minibatch:
-                    let plan = BatchPlan(rows: rows, batchRows: max(1, min(config.run.batchRows, rows)))
-                    try MiniBatchRunner(input: job.input, output: output, chain: job.chain, plan: plan, workers: workers)
+                    try MiniBatchRunner(reader: reader, writer: writer, chain: job.chain, plan: plan,
+                                        capacityRows: min(batchRows, chunkPadded), workers: workers)
                         .run(report: &report)
                 case .full:
-                    try FullDatasetRunner(input: job.input, output: output, chain: job.chain, workers: workers)
+                    try FullDatasetRunner(reader: reader, writer: writer, chain: job.chain, plan: plan,
+                                          paddedRows: chunkPadded, workers: workers)
                         .run(report: &report)
                 }
                 try file.close()
@@ -136,20 +160,21 @@ struct PreparedJob {
         return all[0]
     }
 
-    /// Creates the output dataset: leading dimensions of the input, the chain's output width.
-    func createOutput(in file: HDF5File, config: PipelineConfig.Output, batchRows: Int) throws -> Dataset {
+    /// Creates the output dataset: leading dimensions of the input, the chain's output width,
+    /// chunks of `chunkRows` rows; its chunk cache holds what a batch of `cacheRows` touches.
+    func createOutput(in file: HDF5File, config: PipelineConfig.Output, chunkRows: Int, cacheRows: Int) throws -> Dataset {
         let shape = input.leadingShape + [chain.outputWidth]
         var layout = HDF5File.DatasetLayout()
         if input.rowCount > 0 {
-            layout.chunks = BatchPlan.chunkShape(rows: config.chunkRows ?? batchRows, leading: input.leadingShape,
-                                                 width: chain.outputWidth)
+            layout.chunks = BatchPlan.chunkShape(rows: chunkRows, leading: input.leadingShape, width: chain.outputWidth)
             layout.gzipLevel = config.compression == .gzip ? config.level : nil
             layout.shuffle = config.shuffle
         }
         let dataset = try file.createDataset(outputDataset, type: config.dtype, shape: shape, layout: layout)
         guard let chunks = layout.chunks else { return dataset }
-        // Reopen with a chunk cache that holds the chunks a batch writes into.
-        let cache = BatchPlan.chunkCacheBytes(batchRows: batchRows, shape: shape, chunks: chunks, elementSize: config.dtype.size)
+        // Reopen with a chunk cache that holds the chunks a batch writes into (used when the
+        // batch does not cover whole chunks and HDF5 assembles them).
+        let cache = BatchPlan.chunkCacheBytes(batchRows: cacheRows, shape: shape, chunks: chunks, elementSize: config.dtype.size)
         return cache > 1 << 20 ? try file.dataset(outputDataset, chunkCacheBytes: cache) : dataset
     }
 }

@@ -4,7 +4,11 @@ public struct RunReport: Sendable, Equatable {
     /// (`read`, `write`, `waiting`) are wall time on the lane.
     public struct Phases: Sendable, Equatable {
         public var read = 0.0
+        /// Inflating, unshuffling and converting stored chunks (workers).
+        public var decode = 0.0
         public var compute = 0.0
+        /// Converting, shuffling and deflating output chunks (workers).
+        public var encode = 0.0
         public var write = 0.0
         /// The I/O lane idle, waiting for workers to finish a batch.
         public var waiting = 0.0
@@ -26,6 +30,11 @@ public struct RunReport: Sendable, Equatable {
     public var peakThreads = 0
     public var input = ""
     public var output = ""
+    /// How the input was read and the output written: "raw chunks" or "hyperslab".
+    public var inputPath = ""
+    public var outputPath = ""
+    /// Linear-stage floating-point operations of the whole run.
+    public var linearFlops = 0
 
     public init() {}
 

@@ -50,6 +50,7 @@ public enum SyntheticData {
             let dataset = try file.createDataset(name, type: options.dtype, shape: options.shape, layout: layout)
             let plan = BatchPlan(rows: rows, batchRows: max(chunkRows, 65_536 / width * 16))
             let buffer = FloatBuffer(capacity: plan.batchRows * width)
+            let halves = options.dtype == .float16 ? ByteBuffer(capacity: plan.batchRows * width * 2) : nil
             let threads = SystemInfo.activeCores
             for index in 0..<plan.count {
                 let batch = plan.batch(index)
@@ -62,7 +63,13 @@ public enum SyntheticData {
                         fillNormal(buffer.slice(row * width, width), seed: seed, row: UInt64(batch.lowerBound + row))
                     }
                 }
-                try dataset.write(rows: batch, from: UnsafeBufferPointer(buffer.prefix(batch.count * width)))
+                let values = buffer.prefix(batch.count * width)
+                if let halves {
+                    ElementConversion.encode(values.baseAddress!, count: values.count, as: .float16, into: halves.pointer)
+                    try dataset.write(rows: batch, halves: UnsafeRawBufferPointer(halves.bytes(0, values.count * 2)))
+                } else {
+                    try dataset.write(rows: batch, from: UnsafeBufferPointer(values))
+                }
             }
             try file.close()
             return rows

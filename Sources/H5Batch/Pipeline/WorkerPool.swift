@@ -18,11 +18,6 @@ final class WorkerPool: Sendable {
     }
 }
 
-/// Worker-private state: lives on one worker's serial queue only.
-final class WorkerState: @unchecked Sendable {
-    var workspace = Workspace()
-}
-
 /// Completions posted by workers and collected by the I/O lane.
 final class Mailbox<Message: Sendable>: @unchecked Sendable {
     private let condition = NSCondition()

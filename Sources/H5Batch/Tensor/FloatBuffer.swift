@@ -6,15 +6,28 @@
 public final class FloatBuffer: @unchecked Sendable {
     public let capacity: Int
     private let base: UnsafeMutablePointer<Float>
+    /// The buffer this one is a window into (kept alive by it), or nil when it owns its memory.
+    private let parent: FloatBuffer?
 
     /// Allocates `capacity` values aligned to 64 bytes (a cache line, and AVX-512's width).
     public init(capacity: Int) {
         self.capacity = capacity
         let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, capacity) * MemoryLayout<Float>.stride, alignment: 64)
         base = raw.bindMemory(to: Float.self, capacity: max(1, capacity))
+        parent = nil
     }
 
-    deinit { UnsafeMutableRawPointer(base).deallocate() }
+    /// A window of `capacity` values into `parent` starting at `offset`, sharing its memory.
+    public init(viewing parent: FloatBuffer, offset: Int, capacity: Int) {
+        precondition(offset >= 0 && offset + capacity <= parent.capacity, "FloatBuffer: window out of range")
+        self.capacity = capacity
+        base = parent.base + offset
+        self.parent = parent
+    }
+
+    deinit {
+        if parent == nil { UnsafeMutableRawPointer(base).deallocate() }
+    }
 
     /// The first `count` values.
     public func prefix(_ count: Int) -> UnsafeMutableBufferPointer<Float> {

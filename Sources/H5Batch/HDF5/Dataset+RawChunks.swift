@@ -1,0 +1,97 @@
+import CHDF5
+
+// MARK: - Stored chunks, read and written as they are on disk
+
+extension Dataset {
+    /// Bytes the chunk starting at `offset` takes in the file; 0 when it was never written
+    /// (its rows read as the fill value).
+    func storedChunkSize(at offset: [Int]) throws -> Int {
+        try storedChunkLocation(at: offset)?.size ?? 0
+    }
+
+    /// Where the chunk starting at `offset` is in the file, or nil when it was never written.
+    /// `H5Dget_chunk_info_by_coord`
+    func storedChunkLocation(at offset: [Int]) throws -> (address: Int, size: Int)? {
+        enterHDF5()
+        var start = offset.map { hsize_t($0) }
+        var mask: UInt32 = 0
+        var address: haddr_t = 0
+        var bytes: hsize_t = 0
+        try check(H5Dget_chunk_info_by_coord(handle.id, &start, &mask, &address, &bytes),
+                  "look up the chunk at \(offset) of \(name) in \(file.path)")
+        return address == haddr_t.max ? nil : (Int(address), Int(bytes))
+    }
+
+    /// Reads the stored (still filtered) bytes of the chunk at `offset` into `buffer`, which
+    /// holds at least `storedChunkSize(at:)` bytes; returns the filter mask (bit `i` set: filter
+    /// `i` was skipped for this chunk). `H5Dread_chunk`
+    func readStoredChunk(at offset: [Int], into buffer: UnsafeMutableRawPointer) throws -> UInt32 {
+        enterHDF5()
+        var start = offset.map { hsize_t($0) }
+        var mask: UInt32 = 0
+        try check(H5Dread_chunk(handle.id, h5b_P_DEFAULT(), &start, &mask, buffer),
+                  "read the stored chunk at \(offset) of \(name) in \(file.path)")
+        return mask
+    }
+
+    /// Stores already-filtered chunk bytes at `offset`. `H5Dwrite_chunk`
+    func writeStoredChunk(at offset: [Int], bytes: UnsafeRawBufferPointer, filterMask: UInt32 = 0) throws {
+        enterHDF5()
+        var start = offset.map { hsize_t($0) }
+        try check(H5Dwrite_chunk(handle.id, h5b_P_DEFAULT(), filterMask, &start, bytes.count, bytes.baseAddress),
+                  "write the chunk at \(offset) of \(name) in \(file.path)")
+    }
+}
+
+/// How a chunked dataset's stored chunks map onto flat rows, when h5batch can decode or encode
+/// them itself: each chunk holds whole rows (it spans every dimension after the first), and its
+/// only filters are shuffle and/or deflate, in that order.
+struct RawChunkLayout: Sendable, Equatable {
+    /// Rows (flat) per chunk.
+    let chunkRows: Int
+    /// The chunk's extent along the first dimension.
+    let firstDimension: Int
+    let rank: Int
+    let rowWidth: Int
+    /// Bytes per stored element.
+    let elementSize: Int
+    /// Position of the shuffle / deflate filter in the pipeline (their bit in a chunk's filter mask).
+    let shuffleIndex: Int?
+    let deflateIndex: Int?
+    /// The deflate level, for writing.
+    let deflateLevel: Int
+
+    var chunkElements: Int { chunkRows * rowWidth }
+    var chunkBytes: Int { chunkElements * elementSize }
+    /// True when the stored bytes are the elements themselves (no filter).
+    var isUnfiltered: Bool { shuffleIndex == nil && deflateIndex == nil }
+
+    /// The dataset coordinates where chunk `index` (counted along the rows) starts.
+    func offset(ofChunk index: Int) -> [Int] {
+        [index * firstDimension] + [Int](repeating: 0, count: rank - 1)
+    }
+
+    /// The layout of `dataset`'s chunks, or nil when h5batch must leave the chunks to HDF5 (not
+    /// chunked, rank 1, chunks that split rows, other filters, an element encoding it does not
+    /// know). `decodable` says whether the element type can be converted here.
+    static func of(_ dataset: Dataset, decodable: Bool) -> RawChunkLayout? {
+        guard decodable, dataset.rank >= 2, let chunks = dataset.chunkShape,
+              Array(chunks.dropFirst()) == Array(dataset.shape.dropFirst()), chunks[0] > 0 else { return nil }
+        var shuffle: Int?, deflate: Int?, level = 0
+        for (index, filter) in dataset.filters.enumerated() {
+            switch filter.id {
+            case Int(H5Z_FILTER_SHUFFLE) where shuffle == nil && deflate == nil:
+                shuffle = index
+            case Int(H5Z_FILTER_DEFLATE) where deflate == nil:
+                deflate = index
+                level = Int(filter.parameters.first ?? 4)
+            default:
+                return nil
+            }
+        }
+        let inner = dataset.shape.dropFirst().dropLast().reduce(1, *)
+        return RawChunkLayout(chunkRows: chunks[0] * inner, firstDimension: chunks[0], rank: dataset.rank,
+                              rowWidth: dataset.featureCount, elementSize: dataset.elementType.size,
+                              shuffleIndex: shuffle, deflateIndex: deflate, deflateLevel: level)
+    }
+}

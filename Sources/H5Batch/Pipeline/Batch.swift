@@ -1,0 +1,47 @@
+/// One batch in flight and the buffers it reuses from batch to batch.
+///
+/// A stream keeps a fixed set of these; each is owned by exactly one party at a time (the I/O
+/// lane while reading and writing, one worker while decoding, computing and encoding), handed
+/// over through Dispatch queues, hence `@unchecked Sendable`.
+final class Batch: @unchecked Sendable {
+    /// Where one stored chunk's bytes are.
+    struct StoredChunk {
+        enum Location { case bytes, floats }
+        /// The chunk's number along the rows.
+        var chunk: Int
+        var location: Location
+        var byteOffset: Int
+        var size: Int
+        var filterMask: UInt32
+    }
+
+    var index = 0
+    var rows: Range<Int> = 0..<0
+    var input: FloatBuffer
+    var output: FloatBuffer
+    /// Stored chunk bytes: read from the input, then (once decoded) reused for encoded output.
+    let bytes = ByteBuffer()
+    var stored: [StoredChunk] = []
+    var decodeSeconds = 0.0
+    var computeSeconds = 0.0
+    var encodeSeconds = 0.0
+    var failure: H5BatchError?
+
+    init(input: FloatBuffer, output: FloatBuffer) {
+        self.input = input
+        self.output = output
+    }
+
+    /// Chunks (counted along the rows) that rows of this batch fall in.
+    func chunks(of chunkRows: Int) -> ClosedRange<Int> {
+        (rows.lowerBound / chunkRows)...((rows.upperBound - 1) / chunkRows)
+    }
+}
+
+/// Worker-private state: lives on one worker's serial queue only.
+final class WorkerState: @unchecked Sendable {
+    var workspace = Workspace()
+    let deflate = Deflate()
+    let scratchA = ByteBuffer()
+    let scratchB = ByteBuffer()
+}

@@ -1,0 +1,104 @@
+import Foundation
+
+/// Streams batches through the worker pool: read on the I/O lane, work on a worker, write on the
+/// lane in row order.
+///
+/// The loop runs on the I/O lane and is the only code that touches HDF5. It reads ahead while a
+/// batch is free, hands each read batch to an idle worker, and writes finished batches in row
+/// order. A fixed set of `Batch` objects bounds what is alive (reading, computing, waiting to be
+/// written), so memory follows the batch size, not the dataset size, and steady state allocates
+/// nothing.
+struct BatchStream {
+    let plan: BatchPlan
+    let pool: WorkerPool
+    let states: [WorkerState]
+    let batches: [Batch]
+
+    private struct Completion: Sendable {
+        let batch: Batch
+        let worker: Int
+    }
+
+    /// `read` fills `batch.rows`' data, `work` runs on a worker (setting `batch.failure` on bad
+    /// data), `write` stores the batch; the first error stops the stream once in-flight work is done.
+    func run(read: (Batch) throws -> Void, work: @escaping @Sendable (Batch, WorkerState) -> Void,
+             write: (Batch) throws -> Void, report: inout RunReport) throws {
+        let mailbox = Mailbox<Completion>()
+        var free = batches.reversed() as [Batch]
+        var idle = Array((0..<pool.count).reversed())
+        var toCompute: [Batch] = []
+        var finished: [Int: Batch] = [:]
+        var nextRead = 0, nextWrite = 0, computing = 0
+        let states = self.states
+
+        func absorb(_ completions: [Completion]) throws {
+            for completion in completions {
+                computing -= 1
+                idle.append(completion.worker)
+                let batch = completion.batch
+                report.phases.decode += batch.decodeSeconds
+                report.phases.compute += batch.computeSeconds
+                report.phases.encode += batch.encodeSeconds
+                if let failure = batch.failure { throw failure }
+                finished[batch.index] = batch
+            }
+        }
+
+        func dispatchIdle() {
+            while !toCompute.isEmpty, let worker = idle.popLast() {
+                let batch = toCompute.removeFirst()
+                let state = states[worker]
+                computing += 1
+                pool.submit(to: worker) {
+                    work(batch, state)
+                    mailbox.post(Completion(batch: batch, worker: worker))
+                }
+            }
+        }
+
+        do {
+            while nextWrite < plan.count {
+                try absorb(mailbox.take(wait: false))
+                while let batch = finished.removeValue(forKey: nextWrite) {
+                    let start = now()
+                    try write(batch)
+                    report.phases.write += now() - start
+                    if nextWrite % 16 == 0 { report.peakThreads = max(report.peakThreads, SystemInfo.threadCount) }
+                    free.append(batch)
+                    nextWrite += 1
+                }
+                if nextRead < plan.count, let batch = free.popLast() {
+                    batch.index = nextRead
+                    batch.rows = plan.batch(nextRead)
+                    batch.failure = nil
+                    batch.decodeSeconds = 0
+                    batch.computeSeconds = 0
+                    batch.encodeSeconds = 0
+                    let start = now()
+                    try read(batch)
+                    report.phases.read += now() - start
+                    toCompute.append(batch)
+                    nextRead += 1
+                    dispatchIdle()
+                    continue
+                }
+                dispatchIdle()
+                if nextWrite < plan.count && finished[nextWrite] == nil {
+                    let start = now()
+                    try absorb(mailbox.take(wait: true))
+                    report.phases.waiting += now() - start
+                }
+            }
+        } catch {
+            // Workers still hold batches: let them finish before the buffers go away.
+            while computing > 0 {
+                for completion in mailbox.take(wait: true) {
+                    computing -= 1
+                    _ = completion
+                }
+            }
+            throw error
+        }
+        report.peakThreads = max(report.peakThreads, SystemInfo.threadCount)
+    }
+}

@@ -1,0 +1,111 @@
+/// Encodes output chunks on workers and stores them on the I/O lane.
+///
+/// With a `RawChunkLayout`, workers convert, shuffle and deflate whole chunks (libdeflate), and
+/// the lane stores them with `H5Dwrite_chunk`; float32 chunks without filters are stored
+/// straight from the batch's floats. Without one, HDF5 writes a hyperslab (and runs its own
+/// filters, single-threaded, under its lock); float16 rows are still converted by the workers.
+struct BatchWriter {
+    let dataset: Dataset
+    let encoder: ChunkEncoder?
+
+    /// `batchRows` must be a multiple of the output's chunk rows for the raw path: then every
+    /// batch covers whole chunks.
+    init(dataset: Dataset, type: StorageType, batchRows: Int, allowRawChunks: Bool = true) {
+        self.dataset = dataset
+        let layout = allowRawChunks ? RawChunkLayout.of(dataset, decodable: true) : nil
+        if let layout, batchRows % layout.chunkRows == 0, [.float16, .float32, .float64].contains(type) {
+            encoder = ChunkEncoder(layout: layout, type: type, totalRows: dataset.rowCount, rowWidth: dataset.featureCount)
+        } else if type == .float16 {
+            encoder = ChunkEncoder(layout: nil, type: type, totalRows: dataset.rowCount, rowWidth: dataset.featureCount)
+        } else {
+            encoder = nil
+        }
+    }
+
+    var pathDescription: String { encoder?.layout == nil ? "hyperslab" : "raw chunks" }
+
+    func write(_ batch: Batch) throws {
+        guard let encoder else {
+            try dataset.write(rows: batch.rows, from: UnsafeBufferPointer(batch.output.prefix(batch.rows.count * dataset.featureCount)))
+            return
+        }
+        guard let layout = encoder.layout else {
+            try dataset.write(rows: batch.rows, halves: UnsafeRawBufferPointer(batch.bytes.bytes(0, batch.rows.count * dataset.featureCount * 2)))
+            return
+        }
+        let first = batch.chunks(of: layout.chunkRows).lowerBound
+        for stored in batch.stored {
+            let bytes: UnsafeRawBufferPointer
+            switch stored.location {
+            case .bytes:
+                bytes = UnsafeRawBufferPointer(batch.bytes.bytes(stored.byteOffset, stored.size))
+            case .floats:
+                bytes = UnsafeRawBufferPointer(batch.output.slice((stored.chunk - first) * layout.chunkElements, layout.chunkElements))
+            }
+            try dataset.writeStoredChunk(at: layout.offset(ofChunk: stored.chunk), bytes: bytes)
+        }
+    }
+}
+
+/// Turns a batch's output rows into stored chunks, or (without a layout) into float16 rows for
+/// HDF5 to store. Runs on workers; holds no HDF5 object.
+struct ChunkEncoder: Sendable {
+    let layout: RawChunkLayout?
+    let type: StorageType
+    let totalRows: Int
+    let rowWidth: Int
+
+    func encode(_ batch: Batch, with state: WorkerState) {
+        guard let layout else {
+            let count = batch.rows.count * rowWidth
+            batch.bytes.reserve(count * 2)
+            ElementConversion.encode(batch.output.prefix(count).baseAddress!, count: count, as: type, into: batch.bytes.pointer)
+            return
+        }
+        let chunks = batch.chunks(of: layout.chunkRows)
+        let width = layout.rowWidth
+        let chunkBytes = layout.chunkBytes
+        let level = layout.deflateLevel
+        let bound = layout.deflateIndex == nil ? chunkBytes : state.deflate.bound(chunkBytes, level: level)
+        // The input's stored bytes were decoded already: the buffer is free for the output.
+        batch.bytes.reserve(bound * chunks.count)
+        state.scratchA.reserve(chunkBytes)
+        state.scratchB.reserve(chunkBytes)
+        batch.stored.removeAll(keepingCapacity: true)
+        var offset = 0
+        for chunk in chunks {
+            let floats = batch.output.slice((chunk - chunks.lowerBound) * layout.chunkElements, layout.chunkElements)
+            // An edge chunk is stored whole: its rows past the end are zeros, as HDF5 writes them.
+            let validRows = min(layout.chunkRows, totalRows - chunk * layout.chunkRows)
+            if validRows < layout.chunkRows {
+                UnsafeMutableBufferPointer(rebasing: floats[(validRows * width)...]).update(repeating: 0)
+            }
+            if layout.isUnfiltered && type == .float32 {
+                batch.stored.append(.init(chunk: chunk, location: .floats, byteOffset: 0, size: chunkBytes, filterMask: 0))
+                continue
+            }
+            var current = UnsafeRawPointer(floats.baseAddress!)
+            if type != .float32 {
+                ElementConversion.encode(floats.baseAddress!, count: layout.chunkElements, as: type, into: state.scratchB.pointer)
+                current = UnsafeRawPointer(state.scratchB.pointer)
+            }
+            if layout.shuffleIndex != nil {
+                let destination = layout.deflateIndex == nil ? batch.bytes.pointer + offset : state.scratchA.pointer
+                ByteShuffle.shuffle(current, into: destination, count: layout.chunkElements, size: layout.elementSize)
+                current = UnsafeRawPointer(destination)
+            }
+            let size: Int
+            if layout.deflateIndex != nil {
+                size = state.deflate.deflate(UnsafeRawBufferPointer(start: current, count: chunkBytes),
+                                             into: batch.bytes.bytes(offset, bound), level: level)
+            } else {
+                if current != UnsafeRawPointer(batch.bytes.pointer + offset) {
+                    (batch.bytes.pointer + offset).copyMemory(from: current, byteCount: chunkBytes)
+                }
+                size = chunkBytes
+            }
+            batch.stored.append(.init(chunk: chunk, location: .bytes, byteOffset: offset, size: size, filterMask: 0))
+            offset += size
+        }
+    }
+}
