@@ -8,7 +8,7 @@ struct H5BatchCommand: ParsableCommand {
         commandName: "h5batch",
         abstract: "Stream tensors stored in HDF5 through linear and activation stages with PyTorch semantics.",
         version: H5BatchVersion.string,
-        subcommands: [Run.self, Inspect.self, Generate.self]
+        subcommands: [Run.self, Inspect.self, Generate.self, Bench.self]
     )
 
     /// Parses and runs, printing every failure as one `error:` line with its sysexits code.

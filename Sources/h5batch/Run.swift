@@ -30,6 +30,9 @@ extension H5BatchCommand {
         @Flag(help: "Replace the output file if it exists.")
         var force = false
 
+        @Option(help: .hidden)
+        var reportJSON: String?
+
         func validate() throws {
             if let batchRows, batchRows < 1 { throw ValidationError("--batch-rows must be at least 1") }
             if let workers, workers != "auto", !(1...1024).contains(Int(workers) ?? 0) {
@@ -52,6 +55,10 @@ extension H5BatchCommand {
             if let batchRows { config.run.batchRows = batchRows }
             if let workers { config.run.workers = workers == "auto" ? nil : Int(workers) }
             let report = try PipelineRunner(config: config, options: .init(force: force)).run()
+            if let reportJSON {
+                // For `h5batch bench`, which runs each measurement in a child process.
+                try JSONEncoder().encode(report).write(to: URL(fileURLWithPath: reportJSON))
+            }
             print(report.summary)
         }
     }

@@ -35,7 +35,7 @@ public struct PipelineConfig: Sendable, Equatable {
         }
     }
 
-    public enum Mode: String, Sendable, Equatable, CaseIterable {
+    public enum Mode: String, Codable, Sendable, Equatable, CaseIterable {
         case minibatch, full
     }
 

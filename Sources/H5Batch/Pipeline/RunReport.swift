@@ -1,8 +1,8 @@
 /// What a run did and where its time went.
-public struct RunReport: Sendable, Equatable {
+public struct RunReport: Codable, Sendable, Equatable {
     /// Seconds spent per phase. Worker phases (`compute`) add up across workers; I/O-lane phases
     /// (`read`, `write`, `waiting`) are wall time on the lane.
-    public struct Phases: Sendable, Equatable {
+    public struct Phases: Codable, Sendable, Equatable {
         public var read = 0.0
         /// Inflating, unshuffling and converting stored chunks (workers).
         public var decode = 0.0
@@ -41,6 +41,15 @@ public struct RunReport: Sendable, Equatable {
     public var rowsPerSecond: Double { seconds > 0 ? Double(rows) / seconds : 0 }
     /// Input megabytes (10⁶ bytes) per second.
     public var megabytesPerSecond: Double { seconds > 0 ? Double(bytesIn) / 1e6 / seconds : 0 }
+
+    /// GFLOP/s of the linear stages over the whole run.
+    public var gflops: Double { seconds > 0 ? Double(linearFlops) / 1e9 / seconds : 0 }
+
+    /// Seconds per phase by name, for reports.
+    public var phaseSeconds: [String: Double] {
+        ["read": phases.read, "decode": phases.decode, "compute": phases.compute, "encode": phases.encode,
+         "write": phases.write, "waiting": phases.waiting]
+    }
 
     /// The one-line summary `h5batch run` ends with.
     public var summary: String {
