@@ -46,7 +46,7 @@ struct EndToEndTests {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.isEmpty)
         let summary = result.stdout.trimmingCharacters(in: .newlines)
-        #expect(summary.range(of: #"^done: 10,000 rows in [0-9.]+ s, [0-9,]+ rows/s, [0-9.]+ MB/s, peak memory [0-9.]+ MiB \(minibatch, batch 2,000 rows, [0-9]+ workers?\)$"#,
+        #expect(summary.range(of: #"^done: 10,000 rows in [0-9.]+ s, [0-9,]+ rows/s, [0-9.]+ MB/s, peak memory [0-9.]+ MiB \(minibatch, batch 2,000 rows, [0-9]+ workers?, [0-9]+ threads\)$"#,
                               options: .regularExpression) != nil, "summary: \(summary)")
         #expect(folder.contents == ["demo.h5"])
         let (actual, shape) = try readDataset(output, "/features")

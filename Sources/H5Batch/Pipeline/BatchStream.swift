@@ -58,7 +58,10 @@ struct BatchStream {
 
         do {
             while nextWrite < plan.count {
+                // A worker that just finished gets its next batch before the lane writes or
+                // reads anything: the cores are the scarce resource, the lane can catch up.
                 try absorb(mailbox.take(wait: false))
+                dispatchIdle()
                 while let batch = finished.removeValue(forKey: nextWrite) {
                     let start = now()
                     try write(batch)
@@ -82,7 +85,6 @@ struct BatchStream {
                     dispatchIdle()
                     continue
                 }
-                dispatchIdle()
                 if nextWrite < plan.count && finished[nextWrite] == nil {
                     let start = now()
                     try absorb(mailbox.take(wait: true))

@@ -73,6 +73,7 @@ struct FullDatasetRunner {
             }
         }
         report.phases.compute = now() - start
+        report.peakThreads = max(report.peakThreads, SystemInfo.threadCount)
 
         let result = current
         let outputWidth = chain.outputWidth

@@ -6,6 +6,9 @@ import Foundation
 /// one global lock, so concurrent calls would only queue on it); workers see only buffers.
 /// The output is written to `OUTPUT.partial` and renamed into place once complete, so the
 /// output's name never shows a half-written file; on failure nothing is left behind.
+///
+/// OpenBLAS's thread count is process-wide and each mode sets it (one per worker in mini-batch
+/// mode, all cores in full mode): run one pipeline at a time per process.
 public final class PipelineRunner {
     public struct Options: Sendable {
         /// Replace an existing output file.

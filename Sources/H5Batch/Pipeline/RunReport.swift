@@ -56,7 +56,8 @@ public struct RunReport: Codable, Sendable, Equatable {
         let rate = formatCount(Int(rowsPerSecond.rounded()))
         return "done: \(formatCount(rows)) rows in \(String(format: "%.2f", seconds)) s, \(rate) rows/s, "
             + "\(String(format: "%.1f", megabytesPerSecond)) MB/s, peak memory \(formatBytes(peakResidentBytes)) "
-            + "(\(mode.rawValue), batch \(formatCount(batchRows)) rows, \(workers) worker\(workers == 1 ? "" : "s"))"
+            + "(\(mode.rawValue), batch \(formatCount(batchRows)) rows, \(workers) worker\(workers == 1 ? "" : "s"), "
+            + "\(peakThreads) threads)"
     }
 }
 

@@ -16,8 +16,15 @@ public enum SystemInfo {
     /// Cores this process may run on.
     public static var activeCores: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
 
-    /// The process's peak resident set size so far (`getrusage`).
+    /// The process's peak resident set size so far: `VmHWM`, the high-water mark of this
+    /// process's own address space. (`getrusage`'s `ru_maxrss` also counts the parent's size at
+    /// the time of fork, which inflates it when a large program starts h5batch.)
     public static var peakResidentBytes: Int {
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+           let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") {
+            return kib * 1024
+        }
         var usage = rusage()
         guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
         return Int(usage.ru_maxrss) * 1024
