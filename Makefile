@@ -5,7 +5,7 @@ SWIFT ?= swift
 APT_PACKAGES := pkg-config libhdf5-dev libopenblas-dev libdeflate-dev hdf5-tools
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build demo test clean
+.PHONY: all deps build demo test bench clean
 
 all: build
 
@@ -29,6 +29,11 @@ demo: build
 test: deps
 	$(SWIFT) build --build-tests
 	H5BATCH_BIN="$(CURDIR)/.build/debug/h5batch" $(SWIFT) test
+
+# Benchmark against h5py, dask and the hardware floors (see bench/README.md); needs
+# python3 -m pip install -r bench/requirements.txt.
+bench: build
+	python3 bench/compare.py
 
 clean:
 	rm -rf .build out

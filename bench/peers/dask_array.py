@@ -1,0 +1,54 @@
+"""dask.array: a lazy array over the HDF5 dataset in 8192-row chunks, stored with to_hdf5.
+
+dask's default threaded scheduler runs the chunks on one thread per core. h5py lets only
+one thread into libhdf5 at a time, so reading, decompressing, compressing and writing are
+serialized; numpy's own work (and its OpenBLAS threads) runs in parallel.
+
+    python3 dask_array.py --workload relu|mlp|gzip --input IN.h5 --output OUT.h5 [--weights W.h5]
+"""
+import argparse
+
+import dask.array as da
+import h5py
+import numpy as np
+
+CHUNK_ROWS = 8192
+DATASET = "/x"
+
+
+def output_options(workload):
+    """Filters of the output, the same as the workload's h5batch pipeline."""
+    if workload == "gzip":
+        return {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+    return {}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workload", required=True, choices=["relu", "mlp", "gzip"])
+    parser.add_argument("--input", required=True)
+    parser.add_argument("--output", required=True)
+    parser.add_argument("--weights")
+    args = parser.parse_args()
+
+    with h5py.File(args.input, "r") as fin:
+        dset = fin[DATASET]
+        x = da.from_array(dset, chunks=(CHUNK_ROWS, dset.shape[1]))
+        if args.workload == "relu":
+            y = da.maximum(x, 0)
+        elif args.workload == "gzip":
+            y = da.maximum(x, 0)
+            y = da.where(y > 0, y, y * np.float32(0.01))  # leaky_relu(0.01)
+        else:
+            with h5py.File(args.weights, "r") as w:
+                w1, b1 = w["fc1.weight"][()], w["fc1.bias"][()]
+                w2, b2 = w["fc2.weight"][()], w["fc2.bias"][()]
+            y = da.maximum(x @ w1.T + b1, 0) @ w2.T + b2
+        y = y.astype(np.float32)
+        rows, width = y.shape
+        da.to_hdf5(args.output, DATASET, y, chunks=(min(CHUNK_ROWS, max(rows, 1)), width),
+                   **output_options(args.workload))
+
+
+if __name__ == "__main__":
+    main()
