@@ -62,7 +62,7 @@ struct RawChunkTests {
         // sgemm may differ in the last bit; a wrong conversion (HDF5's float16 carry bug halves
         // a value) is far outside these bounds.
         let bound: Float = dtype == "float16" ? 1e-3 : 1e-6
-        let problem = mismatch(outputs[0], outputs[1], rtol: bound, atol: bound / 10)
+        let problem = mismatch(outputs[0], outputs[1], rtol: bound, atol: bound / 10, rowWidth: 16)
         #expect(problem == nil, "raw chunks and HDF5 differ: \(problem ?? "")")
         let (expected, _) = try readDataset(Repo.data + "/references.h5", "/demo/features")
         let tolerance: Float = dtype == "float16" ? 1e-3 : 1e-4
