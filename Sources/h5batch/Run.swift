@@ -21,7 +21,7 @@ extension H5BatchCommand {
         @Option(help: "Execution mode: minibatch (streaming, bounded memory) or full (whole dataset in memory).")
         var mode: PipelineConfig.Mode?
 
-        @Option(help: "Rows per batch in mini-batch mode.")
+        @Option(help: "Rows per batch (rounded to whole stored chunks when h5batch decodes them); full mode reads and writes in batches of this size too.")
         var batchRows: Int?
 
         @Option(help: ArgumentHelp("Compute workers (default: one per active core).", valueName: "n|auto"))

@@ -1,3 +1,7 @@
+#if _endian(big)
+#error("h5batch's element conversions assume a little-endian host (x86-64, arm64)")
+#endif
+
 /// Converts between stored element bytes and Float32, with the rounding HDF5's own conversions
 /// use (round to nearest), so the raw-chunk path and HDF5's path give the same numbers.
 enum ElementConversion {

@@ -3,8 +3,9 @@ import CHDF5
 /// An open dataset: its shape, stored type, storage layout, and row-range I/O as Float32.
 ///
 /// Rows are the product of the leading dimensions; the last dimension holds one row's values.
-/// The memory type is always Float32: HDF5 converts from whatever is stored (any integer width,
-/// float16/32/64, either byte order).
+/// Rows are read as Float32, HDF5 converting from whatever is stored (any integer width,
+/// float16/32/64, either byte order); they are written from Float32, or from float16 values
+/// h5batch converted itself (`write(rows:halves:)`).
 public final class Dataset {
     /// One filter in the dataset's pipeline (`H5Pget_filter2`).
     public struct Filter: Sendable, Equatable, CustomStringConvertible {

@@ -81,8 +81,9 @@ struct ChunkDecoder: Sendable {
         guard !batch.stored.isEmpty else { return nil }
         let first = batch.chunks(of: layout.chunkRows).lowerBound
         let chunkBytes = layout.chunkBytes
-        state.scratchA.reserve(chunkBytes)
-        state.scratchB.reserve(chunkBytes)
+        // Scratch only where a step cannot write to its final place (it costs memory per worker).
+        if layout.deflateIndex != nil && layout.shuffleIndex != nil { state.scratchA.reserve(chunkBytes) }
+        if !storesFloat32 { state.scratchB.reserve(chunkBytes) }
         for stored in batch.stored {
             let floats = batch.input.slice((stored.chunk - first) * layout.chunkElements, layout.chunkElements)
             let target = UnsafeMutableRawPointer(floats.baseAddress!)

@@ -32,6 +32,9 @@ struct BatchStream {
         let states = self.states
 
         func absorb(_ completions: [Completion]) throws {
+            // Every completion is counted before any failure is thrown: the error path waits
+            // for `computing` to reach zero.
+            var failure: H5BatchError?
             for completion in completions {
                 computing -= 1
                 idle.append(completion.worker)
@@ -39,9 +42,13 @@ struct BatchStream {
                 report.phases.decode += batch.decodeSeconds
                 report.phases.compute += batch.computeSeconds
                 report.phases.encode += batch.encodeSeconds
-                if let failure = batch.failure { throw failure }
-                finished[batch.index] = batch
+                if let batchFailure = batch.failure {
+                    failure = failure ?? batchFailure
+                } else {
+                    finished[batch.index] = batch
+                }
             }
+            if let failure { throw failure }
         }
 
         func dispatchIdle() {

@@ -8,12 +8,13 @@ struct BatchWriter {
     let dataset: Dataset
     let encoder: ChunkEncoder?
 
-    /// `batchRows` must be a multiple of the output's chunk rows for the raw path: then every
-    /// batch covers whole chunks.
+    /// The raw path needs every batch to cover whole output chunks: `batchRows` a multiple of
+    /// the chunk rows, or one batch for the whole dataset.
     init(dataset: Dataset, type: StorageType, batchRows: Int, allowRawChunks: Bool = true) {
         self.dataset = dataset
         let layout = allowRawChunks ? RawChunkLayout.of(dataset, decodable: true) : nil
-        if let layout, batchRows % layout.chunkRows == 0, [.float16, .float32, .float64].contains(type) {
+        if let layout, batchRows % layout.chunkRows == 0 || dataset.rowCount <= batchRows,
+           [.float16, .float32, .float64].contains(type) {
             encoder = ChunkEncoder(layout: layout, type: type, totalRows: dataset.rowCount, rowWidth: dataset.featureCount)
         } else if type == .float16 {
             encoder = ChunkEncoder(layout: nil, type: type, totalRows: dataset.rowCount, rowWidth: dataset.featureCount)
@@ -69,13 +70,14 @@ struct ChunkEncoder: Sendable {
         let bound = layout.deflateIndex == nil ? chunkBytes : state.deflate.bound(chunkBytes, level: level)
         // The input's stored bytes were decoded already: the buffer is free for the output.
         batch.bytes.reserve(bound * chunks.count)
-        state.scratchA.reserve(chunkBytes)
-        state.scratchB.reserve(chunkBytes)
+        if layout.shuffleIndex != nil && layout.deflateIndex != nil { state.scratchA.reserve(chunkBytes) }
+        if type != .float32 { state.scratchB.reserve(chunkBytes) }
         batch.stored.removeAll(keepingCapacity: true)
         var offset = 0
         for chunk in chunks {
             let floats = batch.output.slice((chunk - chunks.lowerBound) * layout.chunkElements, layout.chunkElements)
-            // An edge chunk is stored whole: its rows past the end are zeros, as HDF5 writes them.
+            // An edge chunk is stored whole; its rows past the end are zeroed so that the file's
+            // bytes do not depend on what the buffer held before.
             let validRows = min(layout.chunkRows, totalRows - chunk * layout.chunkRows)
             if validRows < layout.chunkRows {
                 UnsafeMutableBufferPointer(rebasing: floats[(validRows * width)...]).update(repeating: 0)

@@ -34,13 +34,14 @@ struct FullDatasetRunner {
 
     func run(report: inout RunReport) throws {
         let rows = plan.rows
+        let io = IOResources(plan: plan, reader: reader, writer: writer, workers: workers)
         var current = FloatBuffer(capacity: paddedRows * chain.inputWidth)
         let inputWidth = chain.inputWidth
         do {
             // Scoped so that nothing but `current` holds the input tensor once it is read.
             let tensor = current
             let decoder = reader.decoder
-            try stream { stream in
+            try io.stream { stream in
                 try stream.run(read: { batch in
                     batch.input = FloatBuffer(viewing: tensor, offset: batch.rows.lowerBound * inputWidth,
                                               capacity: (paddedRows - batch.rows.lowerBound) * inputWidth)
@@ -71,10 +72,9 @@ struct FullDatasetRunner {
                 if let reusable = spare, reusable.capacity >= needed {
                     next = reusable
                 } else {
-                    spare = nil
+                    spare = nil  // freed before the allocation, so the peak stays one pair
                     next = FloatBuffer(capacity: needed)
                 }
-                spare = nil
                 linear.multiply(UnsafeBufferPointer(current.prefix(rows * linear.inFeatures)), rows: rows,
                                 into: next.prefix(rows * linear.outFeatures))
                 spare = current
@@ -85,14 +85,13 @@ struct FullDatasetRunner {
                 }
             }
         }
-        spare = nil
         report.phases.compute = now() - start
         report.peakThreads = max(report.peakThreads, SystemInfo.threadCount)
 
         let result = current
         let outputWidth = chain.outputWidth
         let encoder = writer.encoder
-        try stream { stream in
+        try io.stream { stream in
             try stream.run(read: { batch in
                 batch.output = FloatBuffer(viewing: result, offset: batch.rows.lowerBound * outputWidth,
                                            capacity: (paddedRows - batch.rows.lowerBound) * outputWidth)
@@ -102,14 +101,6 @@ struct FullDatasetRunner {
                 batch.encodeSeconds = now() - start
             }, write: writer.write, report: &report)
         }
-    }
-
-    /// Runs `body` with a stream whose batches are windows into the tensors (set by `read`).
-    private func stream(_ body: (BatchStream) throws -> Void) throws {
-        let placeholder = FloatBuffer(capacity: 0)
-        let batches = (0..<min(plan.count, workers + 2)).map { _ in Batch(input: placeholder, output: placeholder) }
-        try body(BatchStream(plan: plan, pool: WorkerPool(count: workers),
-                             states: (0..<workers).map { _ in WorkerState() }, batches: batches))
     }
 
     /// Runs `body` on row blocks of `buffer`, one per worker.
@@ -124,5 +115,38 @@ struct FullDatasetRunner {
             guard count > 0 else { return }
             body(buffer.slice(first * width, count * width))
         }
+    }
+}
+
+/// The batches and worker states full mode streams its reads and writes with, shared by both
+/// passes: the write pass then reuses the read pass's buffers instead of adding fresh ones on
+/// top of them (freed memory is not always returned to the system, so the peak would grow).
+private struct IOResources {
+    let plan: BatchPlan
+    let pool: WorkerPool
+    let states: [WorkerState]
+    let batches: [Batch]
+
+    /// One batch more than workers: the tensor already holds the rows, so the batches carry
+    /// only stored chunk bytes, and fewer of them keep the peak near the tensors' size.
+    init(plan: BatchPlan, reader: BatchReader, writer: BatchWriter, workers: Int) {
+        self.plan = plan
+        pool = WorkerPool(count: workers)
+        states = (0..<workers).map { _ in WorkerState() }
+        let placeholder = FloatBuffer(capacity: 0)
+        batches = (0..<min(plan.count, workers + 1)).map { _ in Batch(input: placeholder, output: placeholder) }
+        func chunks(_ chunkRows: Int) -> Int { (plan.batchRows + chunkRows - 1) / chunkRows }
+        // Reserve once what the larger pass needs: stored input chunks, or deflated output ones.
+        let readBytes = reader.layout.map { $0.chunkBytes * chunks($0.chunkRows) } ?? 0
+        let writeBytes = writer.encoder?.layout.map { layout in
+            let bound = layout.deflateIndex == nil ? layout.chunkBytes
+                : states[0].deflate.bound(layout.chunkBytes, level: layout.deflateLevel)
+            return bound * chunks(layout.chunkRows)
+        } ?? 0
+        for batch in batches { batch.bytes.reserve(max(readBytes, writeBytes)) }
+    }
+
+    func stream(_ body: (BatchStream) throws -> Void) throws {
+        try body(BatchStream(plan: plan, pool: pool, states: states, batches: batches))
     }
 }

@@ -56,8 +56,10 @@ public final class PipelineRunner {
         let outputChunkRows = min(config.output.chunkRows ?? batchRows, max(rows, 1))
 
         if config.run.mode == .full {
-            let ioBuffers = (workers + 2) * 2 * batchRows * max(job.chain.inputWidth, job.chain.outputWidth) * 4
-            let needed = FullDatasetRunner.estimatedPeakBytes(rows: rows, chain: job.chain, ioBufferBytes: ioBuffers)
+            // Full mode's batches are windows into its tensors: only stored chunk bytes are extra.
+            let ioBuffers = (workers + 1) * batchRows * max(job.chain.inputWidth, job.chain.outputWidth) * 4
+            let paddedRows = (rows + inputChunkRows - 1) / inputChunkRows * inputChunkRows
+            let needed = FullDatasetRunner.estimatedPeakBytes(rows: paddedRows, chain: job.chain, ioBufferBytes: ioBuffers)
             let limit = config.run.memoryLimit.bytes(physicalMemory: SystemInfo.availableMemory)
             if needed > limit {
                 throw H5BatchError(.usage, "full-dataset mode needs about \(formatBytes(needed)) for \(formatCount(rows)) rows, over the memory limit of \(formatBytes(limit)) (run.memory_limit \(config.run.memoryLimit)); use --mode minibatch to stream it in bounded memory")

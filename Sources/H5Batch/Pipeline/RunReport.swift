@@ -1,7 +1,8 @@
 /// What a run did and where its time went.
 public struct RunReport: Codable, Sendable, Equatable {
-    /// Seconds spent per phase. Worker phases (`compute`) add up across workers; I/O-lane phases
-    /// (`read`, `write`, `waiting`) are wall time on the lane.
+    /// Seconds spent per phase. Worker phases (`decode`, `encode`, and `compute` in mini-batch
+    /// mode) add up across workers; I/O-lane phases (`read`, `write`, `waiting`) and full mode's
+    /// `compute` are wall time.
     public struct Phases: Codable, Sendable, Equatable {
         public var read = 0.0
         /// Inflating, unshuffling and converting stored chunks (workers).

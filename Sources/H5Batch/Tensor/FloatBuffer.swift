@@ -43,20 +43,3 @@ public final class FloatBuffer: @unchecked Sendable {
 
     public var bytes: Int { capacity * MemoryLayout<Float>.stride }
 }
-
-/// Reuses batch buffers so a run in steady state allocates nothing per batch.
-///
-/// Not thread-safe by design: only the I/O lane takes and returns buffers.
-final class BufferPool {
-    private var free: [Int: [FloatBuffer]] = [:]
-
-    /// A buffer of exactly `capacity` values, reused when one is free.
-    func take(_ capacity: Int) -> FloatBuffer {
-        if let buffer = free[capacity]?.popLast() { return buffer }
-        return FloatBuffer(capacity: capacity)
-    }
-
-    func give(_ buffer: FloatBuffer) {
-        free[buffer.capacity, default: []].append(buffer)
-    }
-}
