@@ -9,11 +9,7 @@ extension H5BatchCommand {
             discussion: "Every run is a child `h5batch run` writing to a temporary file, so each has its own peak memory. Repetitions go round the whole set in turn, so machine noise hits every combination alike. Mini-batch sizes are rounded to whole stored chunks of the input, as `run` does."
         )
 
-        @Argument(help: "Pipeline file.")
-        var pipeline: String
-
-        @Option(help: ArgumentHelp("Input file, and optionally its dataset.", valueName: "file[:dataset]"))
-        var input: String?
+        @OptionGroup var pipeline: PipelineArguments
 
         @Option(help: ArgumentHelp("Modes to measure.", valueName: "full,minibatch"))
         var modes: String = "full,minibatch"
@@ -55,12 +51,7 @@ extension H5BatchCommand {
         }
 
         func run() throws {
-            var config = try PipelineFile.load(pipeline)
-            if let input {
-                let target = FileAndDataset(input)
-                config.input = PipelineConfig.Input(file: target.file, dataset: target.dataset ?? config.input?.dataset)
-            }
-            let plan = try PipelinePlan.make(config)
+            let plan = try PipelinePlan.make(try pipeline.load())
             let sweep = BenchSweep(modes: try parsedModes(), batchRows: try integers(batchRows, "--batch-rows"),
                                    workers: try integers(workers, "--workers", max: 1024), repeats: `repeat`)
             let scratch = NSTemporaryDirectory() + "h5batch-bench-\(getpid())"
@@ -80,7 +71,7 @@ extension H5BatchCommand {
                                   run.seconds, run.megabytesPerSecond, formatBytes(run.peakResidentBytes)))
             }
             let report = BenchReport(
-                h5batchVersion: H5BatchVersion.string, created: created, pipeline: pipeline,
+                h5batchVersion: H5BatchVersion.string, created: created, pipeline: pipeline.pipeline,
                 input: "\(plan.inputFile):\(plan.inputDataset)", rows: plan.rows, inputShape: plan.inputShape,
                 inputBytes: plan.inputBytes, linearFlopsPerRow: plan.linearFlopsPerRow, stages: plan.stages,
                 machine: BenchSweep.machine(), runs: runs,
@@ -97,10 +88,10 @@ extension H5BatchCommand {
             let output = scratch + "/out.h5"
             let reportFile = scratch + "/run.json"
             try? FileManager.default.removeItem(atPath: output)
-            var arguments = ["run", pipeline, "--output", output, "--force", "--report-json", reportFile,
+            var arguments = ["run", pipeline.pipeline, "--output", output, "--force", "--report-json", reportFile,
                              "--mode", combination.mode.rawValue, "--workers", String(combination.workers)]
             if combination.mode == .minibatch { arguments += ["--batch-rows", String(combination.batchRows)] }
-            if let input { arguments += ["--input", input] }
+            if let input = pipeline.input { arguments += ["--input", input] }
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
             process.arguments = arguments

@@ -43,6 +43,25 @@ func printError(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))
 }
 
+/// The pipeline file and its `--input` override, shared by `run` and `bench`.
+struct PipelineArguments: ParsableArguments {
+    @Argument(help: "Pipeline file (.yaml, .yml or .json).")
+    var pipeline: String
+
+    @Option(help: ArgumentHelp("Input file, and optionally its dataset (default: the pipeline's).", valueName: "file[:dataset]"))
+    var input: String?
+
+    /// The pipeline file, with `--input` applied; without a dataset, the file's dataset stays.
+    func load() throws -> PipelineConfig {
+        var config = try PipelineFile.load(pipeline)
+        if let input {
+            let target = FileAndDataset(input)
+            config.input = PipelineConfig.Input(file: target.file, dataset: target.dataset ?? config.input?.dataset)
+        }
+        return config
+    }
+}
+
 /// `FILE[:DATASET]` from the command line.
 struct FileAndDataset {
     var file: String

@@ -9,11 +9,7 @@ extension H5BatchCommand {
             discussion: "Paths given on the command line are relative to the working directory; paths inside the pipeline file are relative to the file's folder."
         )
 
-        @Argument(help: "Pipeline file (.yaml, .yml or .json).")
-        var pipeline: String
-
-        @Option(help: ArgumentHelp("Input file, and optionally its dataset.", valueName: "file[:dataset]"))
-        var input: String?
+        @OptionGroup var pipeline: PipelineArguments
 
         @Option(help: ArgumentHelp("Output file, and optionally its dataset.", valueName: "file[:dataset]"))
         var output: String?
@@ -41,11 +37,7 @@ extension H5BatchCommand {
         }
 
         func run() throws {
-            var config = try PipelineFile.load(pipeline)
-            if let input {
-                let target = FileAndDataset(input)
-                config.input = PipelineConfig.Input(file: target.file, dataset: target.dataset ?? config.input?.dataset)
-            }
+            var config = try pipeline.load()
             if let output {
                 let target = FileAndDataset(output)
                 config.output.file = target.file

@@ -6,30 +6,15 @@ serialized; numpy's own work (and its OpenBLAS threads) runs in parallel.
 
     python3 dask_array.py --workload relu|mlp|gzip --input IN.h5 --output OUT.h5 [--weights W.h5]
 """
-import argparse
-
 import dask.array as da
 import h5py
 import numpy as np
 
-CHUNK_ROWS = 8192
-DATASET = "/x"
-
-
-def output_options(workload):
-    """Filters of the output, the same as the workload's h5batch pipeline."""
-    if workload == "gzip":
-        return {"compression": "gzip", "compression_opts": 4, "shuffle": True}
-    return {}
+from common import CHUNK_ROWS, DATASET, load_weights, output_chunks, output_options, parse_args
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workload", required=True, choices=["relu", "mlp", "gzip"])
-    parser.add_argument("--input", required=True)
-    parser.add_argument("--output", required=True)
-    parser.add_argument("--weights")
-    args = parser.parse_args()
+    args = parse_args(__doc__)
 
     with h5py.File(args.input, "r") as fin:
         dset = fin[DATASET]
@@ -40,14 +25,11 @@ def main():
             y = da.maximum(x, 0)
             y = da.where(y > 0, y, y * np.float32(0.01))  # leaky_relu(0.01)
         else:
-            with h5py.File(args.weights, "r") as w:
-                w1, b1 = w["fc1.weight"][()], w["fc1.bias"][()]
-                w2, b2 = w["fc2.weight"][()], w["fc2.bias"][()]
+            w1, b1, w2, b2 = load_weights(args.weights)
             y = da.maximum(x @ w1.T + b1, 0) @ w2.T + b2
         y = y.astype(np.float32)
         rows, width = y.shape
-        da.to_hdf5(args.output, DATASET, y, chunks=(min(CHUNK_ROWS, max(rows, 1)), width),
-                   **output_options(args.workload))
+        da.to_hdf5(args.output, "/" + DATASET, y, chunks=output_chunks(rows, width), **output_options(args.workload))
 
 
 if __name__ == "__main__":

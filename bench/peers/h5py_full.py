@@ -5,29 +5,14 @@ numpy's matrix products use OpenBLAS's own threads; everything else is one threa
 
     python3 h5py_full.py --workload relu|mlp|gzip --input IN.h5 --output OUT.h5 [--weights W.h5]
 """
-import argparse
-
 import h5py
 import numpy as np
 
-CHUNK_ROWS = 8192
-DATASET = "x"
-
-
-def output_options(workload):
-    """Chunking and filters of the output, the same as the workload's h5batch pipeline."""
-    if workload == "gzip":
-        return {"compression": "gzip", "compression_opts": 4, "shuffle": True}
-    return {}
+from common import DATASET, load_weights, output_chunks, output_options, parse_args
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workload", required=True, choices=["relu", "mlp", "gzip"])
-    parser.add_argument("--input", required=True)
-    parser.add_argument("--output", required=True)
-    parser.add_argument("--weights")
-    args = parser.parse_args()
+    args = parse_args(__doc__)
 
     with h5py.File(args.input, "r") as fin:
         x = fin[DATASET][()]
@@ -40,9 +25,7 @@ def main():
         np.multiply(x, np.float32(0.01), out=x, where=x < 0)  # leaky_relu(0.01)
         y = x
     else:
-        with h5py.File(args.weights, "r") as w:
-            w1, b1 = w["fc1.weight"][()], w["fc1.bias"][()]
-            w2, b2 = w["fc2.weight"][()], w["fc2.bias"][()]
+        w1, b1, w2, b2 = load_weights(args.weights)
         h = x @ w1.T
         del x  # free the input before the second product
         h += b1
@@ -53,8 +36,7 @@ def main():
 
     rows, width = y.shape
     with h5py.File(args.output, "w") as fout:
-        fout.create_dataset(DATASET, data=y, chunks=(min(CHUNK_ROWS, max(rows, 1)), width),
-                            **output_options(args.workload))
+        fout.create_dataset(DATASET, data=y, chunks=output_chunks(rows, width), **output_options(args.workload))
 
 
 if __name__ == "__main__":

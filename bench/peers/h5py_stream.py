@@ -6,42 +6,25 @@ except that numpy's matrix products use OpenBLAS's own threads.
 
     python3 h5py_stream.py --workload relu|mlp|gzip --input IN.h5 --output OUT.h5 [--weights W.h5]
 """
-import argparse
-
 import h5py
 import numpy as np
 
-BATCH = 8192
-DATASET = "x"
-
-
-def output_options(workload):
-    """Chunking and filters of the output, the same as the workload's h5batch pipeline."""
-    if workload == "gzip":
-        return {"compression": "gzip", "compression_opts": 4, "shuffle": True}
-    return {}
+from common import CHUNK_ROWS as BATCH, DATASET, load_weights, output_chunks, output_options, parse_args
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workload", required=True, choices=["relu", "mlp", "gzip"])
-    parser.add_argument("--input", required=True)
-    parser.add_argument("--output", required=True)
-    parser.add_argument("--weights")
-    args = parser.parse_args()
+    args = parse_args(__doc__)
 
     if args.workload == "mlp":
-        with h5py.File(args.weights, "r") as w:
-            w1t, b1 = w["fc1.weight"][()].T, w["fc1.bias"][()]
-            w2t, b2 = w["fc2.weight"][()].T, w["fc2.bias"][()]
+        w1, b1, w2, b2 = load_weights(args.weights)
+        w1t, w2t = w1.T, w2.T
         width = w2t.shape[1]
     with h5py.File(args.input, "r") as fin, h5py.File(args.output, "w") as fout:
         x_in = fin[DATASET]
         rows = x_in.shape[0]
         if args.workload != "mlp":
             width = x_in.shape[1]
-        y_out = fout.create_dataset(DATASET, (rows, width), dtype="f4",
-                                    chunks=(min(BATCH, max(rows, 1)), width),
+        y_out = fout.create_dataset(DATASET, (rows, width), dtype="f4", chunks=output_chunks(rows, width),
                                     **output_options(args.workload))
         for start in range(0, rows, BATCH):
             x = x_in[start:start + BATCH]
