@@ -20,6 +20,12 @@ final class ByteBuffer: @unchecked Sendable {
         return base!
     }
 
+    /// Touches every page now (see `FloatBuffer.prefault`).
+    func prefault() {
+        guard let base else { return }
+        base.initializeMemory(as: UInt8.self, repeating: 0, count: capacity)
+    }
+
     func bytes(_ offset: Int, _ count: Int) -> UnsafeMutableRawBufferPointer {
         precondition(offset >= 0 && offset + count <= capacity, "ByteBuffer: range out of bounds")
         return UnsafeMutableRawBufferPointer(start: pointer + offset, count: count)

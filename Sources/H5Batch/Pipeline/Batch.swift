@@ -32,6 +32,23 @@ final class Batch: @unchecked Sendable {
         self.output = output
     }
 
+    /// Bytes a batch of `batchRows` rows needs for stored chunks: the input's as read, or the
+    /// output's as deflated (their bound), whichever is more. Reserving it once up front means
+    /// no pass grows the buffer later.
+    static func storedBytes(batchRows: Int, reader: BatchReader, writer: BatchWriter, deflate: Deflate) -> Int {
+        func chunks(_ chunkRows: Int) -> Int { (batchRows + chunkRows - 1) / chunkRows }
+        let read = reader.layout.map { layout in
+            layout.isUnfiltered && reader.storesFloat32 ? 0 : layout.chunkBytes * chunks(layout.chunkRows)
+        } ?? 0
+        let write = writer.encoder.map { encoder -> Int in
+            guard let layout = encoder.layout else { return batchRows * encoder.rowWidth * 2 }  // float16 rows
+            if layout.isUnfiltered && encoder.type == .float32 { return 0 }
+            let bound = layout.deflateIndex == nil ? layout.chunkBytes : deflate.bound(layout.chunkBytes, level: layout.deflateLevel)
+            return bound * chunks(layout.chunkRows)
+        } ?? 0
+        return max(read, write)
+    }
+
     /// Chunks (counted along the rows) that rows of this batch fall in.
     func chunks(of chunkRows: Int) -> ClosedRange<Int> {
         (rows.lowerBound / chunkRows)...((rows.upperBound - 1) / chunkRows)

@@ -135,15 +135,9 @@ private struct IOResources {
         states = (0..<workers).map { _ in WorkerState() }
         let placeholder = FloatBuffer(capacity: 0)
         batches = (0..<min(plan.count, workers + 1)).map { _ in Batch(input: placeholder, output: placeholder) }
-        func chunks(_ chunkRows: Int) -> Int { (plan.batchRows + chunkRows - 1) / chunkRows }
-        // Reserve once what the larger pass needs: stored input chunks, or deflated output ones.
-        let readBytes = reader.layout.map { $0.chunkBytes * chunks($0.chunkRows) } ?? 0
-        let writeBytes = writer.encoder?.layout.map { layout in
-            let bound = layout.deflateIndex == nil ? layout.chunkBytes
-                : states[0].deflate.bound(layout.chunkBytes, level: layout.deflateLevel)
-            return bound * chunks(layout.chunkRows)
-        } ?? 0
-        for batch in batches { batch.bytes.reserve(max(readBytes, writeBytes)) }
+        // Reserved once for the larger pass: stored input chunks, or deflated output ones.
+        let bytes = Batch.storedBytes(batchRows: plan.batchRows, reader: reader, writer: writer, deflate: states[0].deflate)
+        for batch in batches { batch.bytes.reserve(bytes) }
     }
 
     func stream(_ body: (BatchStream) throws -> Void) throws {

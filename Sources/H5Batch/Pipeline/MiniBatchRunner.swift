@@ -15,12 +15,20 @@ struct MiniBatchRunner {
         // Two more batches than workers: one being read and one being written while every
         // worker computes (more measured no faster on the MLP, and costs memory).
         let extraBatches = 2
+        let states = (0..<workers).map { _ in WorkerState() }
+        let storedBytes = Batch.storedBytes(batchRows: capacityRows, reader: reader, writer: writer, deflate: states[0].deflate)
+        // Every buffer is allocated and touched now: the peak is then the bound, whatever the
+        // run's timing, and the steady state allocates nothing.
         let batches = (0..<min(plan.count, workers + extraBatches)).map { _ in
             let input = FloatBuffer(capacity: capacityRows * chain.inputWidth)
-            return Batch(input: input, output: chain.runsInPlace ? input : FloatBuffer(capacity: capacityRows * chain.outputWidth))
+            let batch = Batch(input: input, output: chain.runsInPlace ? input : FloatBuffer(capacity: capacityRows * chain.outputWidth))
+            batch.input.prefault()
+            if !chain.runsInPlace { batch.output.prefault() }
+            batch.bytes.reserve(storedBytes)
+            batch.bytes.prefault()
+            return batch
         }
-        let stream = BatchStream(plan: plan, pool: WorkerPool(count: workers),
-                                 states: (0..<workers).map { _ in WorkerState() }, batches: batches)
+        let stream = BatchStream(plan: plan, pool: WorkerPool(count: workers), states: states, batches: batches)
         let decoder = reader.decoder
         let encoder = writer.encoder
         try stream.run(read: reader.read, work: { batch, state in
