@@ -2,11 +2,12 @@
 #define H5BATCH_CHDF5_SHIM_H
 // HDF5's public constants are macros that expand to function calls or casts, which Swift cannot
 // import. These static inline getters re-export the ones h5batch uses.
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE  // sync_file_range
-#endif
-#include <fcntl.h>
 #include <hdf5.h>
+
+// glibc declares sync_file_range only under _GNU_SOURCE, and defining that here would change
+// system headers (fd_set) that other modules (Dispatch) import too; so it is declared directly.
+extern int sync_file_range(int fd, long long offset, long long count, unsigned int flags);
+#define H5B_SYNC_FILE_RANGE_WRITE 2u
 
 // MARK: - property lists, selections, error stack
 static inline hid_t h5b_P_DEFAULT(void) { return H5P_DEFAULT; }
@@ -69,7 +70,7 @@ static inline int h5b_start_writeback(hid_t file) {
     void *handle = NULL;
     if (H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) < 0 || handle == NULL) return -2;
     int fd = *(int *)handle;
-    return sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+    return sync_file_range(fd, 0, 0, H5B_SYNC_FILE_RANGE_WRITE);
 }
 
 // In the thread-safe build the automatic error printer is a per-thread setting, so every thread
