@@ -58,8 +58,7 @@ public final class PipelineRunner {
         if config.run.mode == .full {
             // Full mode's batches are windows into its tensors: only stored chunk bytes are extra.
             let ioBuffers = (workers + 1) * batchRows * max(job.chain.inputWidth, job.chain.outputWidth) * 4
-            let paddedRows = (rows + inputChunkRows - 1) / inputChunkRows * inputChunkRows
-            let needed = FullDatasetRunner.estimatedPeakBytes(rows: paddedRows, chain: job.chain, ioBufferBytes: ioBuffers)
+            let needed = FullDatasetRunner.estimatedPeakBytes(rows: roundUp(rows, inputChunkRows), chain: job.chain, ioBufferBytes: ioBuffers)
             let limit = config.run.memoryLimit.bytes(physicalMemory: SystemInfo.availableMemory)
             if needed > limit {
                 throw H5BatchError(.usage, "full-dataset mode needs about \(formatBytes(needed)) for \(formatCount(rows)) rows, over the memory limit of \(formatBytes(limit)) (run.memory_limit \(config.run.memoryLimit)); use --mode minibatch to stream it in bounded memory")
@@ -90,7 +89,6 @@ public final class PipelineRunner {
                                      allowRawChunks: options.rawChunkIO)
             report.outputPath = writer.pathDescription
             // Buffers hold whole stored chunks, including an edge chunk's padding.
-            func roundUp(_ value: Int, _ multiple: Int) -> Int { (value + multiple - 1) / multiple * multiple }
             let chunkPadded = max(roundUp(rows, inputChunkRows), roundUp(rows, writer.encoder?.layout?.chunkRows ?? 1))
             let plan = BatchPlan(rows: rows, batchRows: batchRows)
             try translatingHDF5Errors(otherwise: .io) {
@@ -115,6 +113,11 @@ public final class PipelineRunner {
         report.peakResidentBytes = SystemInfo.peakResidentBytes
         return report
     }
+}
+
+/// `value` rounded up to a multiple of `multiple`.
+private func roundUp(_ value: Int, _ multiple: Int) -> Int {
+    (value + multiple - 1) / multiple * multiple
 }
 
 /// The opened input, loaded stages and resolved names of one run.
