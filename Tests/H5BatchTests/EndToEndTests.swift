@@ -65,6 +65,17 @@ struct EndToEndTests {
         #expect(try readDataset(output, "/copy").values.count == 160_000)
     }
 
+    @Test("every example pipeline in config/ runs", arguments: ["demo.yaml", "examples/activations.yaml",
+                                                                 "examples/linear-keras.yaml", "examples/rank3-full.json"])
+    func examplePipelinesRun(_ name: String) throws {
+        let folder = TemporaryFolder()
+        let output = folder.file("out.h5")
+        let result = try runBinary(["run", Repo.config + "/" + name, "--output", output])
+        #expect(result.status == 0, "\(name): \(result.stderr)")
+        #expect(result.stdout.hasPrefix("done: "))
+        #expect(FileManager.default.fileExists(atPath: output))
+    }
+
     @Test func commandLinePathsAreRelativeToTheWorkingDirectory() throws {
         let folder = TemporaryFolder()
         let yaml = pipeline(folder, output: "unused.h5")
