@@ -208,6 +208,43 @@ struct EndToEndTests {
         #expect(peaks[1] <= peaks[0] * 1.1, "peak \(peaks[0]) MiB for 20 MiB, \(peaks[1]) MiB for 80 MiB")
     }
 
+    @Test("exit 75: another run writing the same output; a dead holder's lock never blocks")
+    func overlappingRuns() throws {
+        let folder = TemporaryFolder()
+        let output = folder.file("out.h5")
+        let yaml = pipeline(folder, output: output)
+
+        // A run of this process holds the output: the refused run names it.
+        do {
+            let lock = try OutputLock.acquire(for: output)
+            defer { lock.release() }
+            let started = Date()
+            try expectFailure(["run", yaml, "--force"], status: 75,
+                              mentions: "output \(output) is being written by another h5batch run (process \(getpid()))",
+                              folder: folder)
+            #expect(Date().timeIntervalSince(started) < 10, "a busy output must be refused at once")
+        }
+        #expect(!FileManager.default.fileExists(atPath: output + ".lock"))
+
+        // Another process holds the lock file; once it is killed, its leftover file does not
+        // block the next run. One process (bash that becomes sleep), so that killing it really
+        // releases the lock.
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/bin/bash")
+        holder.arguments = ["-c", "exec 9>>'\(output).lock'; flock -x 9; exec sleep 30"]
+        try holder.run()
+        defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: output + ".lock") { usleep(50_000) }
+        usleep(200_000)
+        try expectFailure(["run", yaml], status: 75, mentions: "(another process)", folder: folder)
+        kill(holder.processIdentifier, SIGKILL)
+        holder.waitUntilExit()
+        #expect(FileManager.default.fileExists(atPath: output + ".lock"), "the killed holder leaves its file behind")
+        let result = try runBinary(["run", yaml])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(folder.contents.contains("out.h5") && !folder.contents.contains("out.h5.lock"))
+    }
+
     @Test func inspectListsDatasets() throws {
         let result = try runBinary(["inspect", data + "/cases.h5"])
         #expect(result.status == 0)

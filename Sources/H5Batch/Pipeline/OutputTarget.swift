@@ -20,6 +20,14 @@ enum OutputTarget {
         }
     }
 
+    /// Whether the folder `path` goes in exists already.
+    static func folderExists(for path: String) -> Bool {
+        let folder = (path as NSString).deletingLastPathComponent
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: folder.isEmpty ? "." : folder, isDirectory: &isDirectory)
+            && isDirectory.boolValue
+    }
+
     /// Creates the output's folder if needed and checks it is writable.
     static func prepareFolder(for path: String) throws {
         let manager = FileManager.default

@@ -44,6 +44,10 @@ public final class PipelineRunner {
         guard let outputPath = config.output.file else {
             throw H5BatchError(.usage, "no output: set output.file in the pipeline file or pass --output FILE[:DATASET]")
         }
+        // Claim the output first, so that a run overlapping another is told so (exit 75)
+        // whatever else it would find; a missing folder is claimed once it exists.
+        var lock = OutputTarget.folderExists(for: outputPath) ? try OutputLock.acquire(for: outputPath) : nil
+        defer { lock?.release() }
         try OutputTarget.check(outputPath, reads: [inputFile] + config.stages.compactMap(\.file), force: options.force)
         let job = try PreparedJob(config: config)
         let workers = config.run.workers ?? SystemInfo.activeCores
@@ -78,6 +82,7 @@ public final class PipelineRunner {
         report.inputPath = reader.pathDescription
 
         try OutputTarget.prepareFolder(for: outputPath)
+        if lock == nil { lock = try OutputLock.acquire(for: outputPath) }
         let partial = outputPath + ".partial"
         do {
             let file = try translatingHDF5Errors(otherwise: .cannotCreate) { try HDF5File.create(partial) }

@@ -25,6 +25,8 @@ public enum SyntheticData {
         }
         try OutputTarget.check(path, reads: [], force: options.force)
         try OutputTarget.prepareFolder(for: path)
+        let lock = try OutputLock.acquire(for: path)
+        defer { lock.release() }
         let target = path
         let partial = target + ".partial"
         let lane = DispatchQueue(label: "h5batch.io")

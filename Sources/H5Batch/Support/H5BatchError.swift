@@ -12,6 +12,8 @@ public struct H5BatchError: Error, CustomStringConvertible, Sendable, Equatable 
         case cannotCreate
         /// Reading or writing failed while running (EX_IOERR, 74).
         case io
+        /// Another run is writing the same output; try again later (EX_TEMPFAIL, 75).
+        case busy
     }
 
     public let kind: Kind
@@ -32,6 +34,7 @@ public struct H5BatchError: Error, CustomStringConvertible, Sendable, Equatable 
         case .notFound: return 66
         case .cannotCreate: return 73
         case .io: return 74
+        case .busy: return 75
         }
     }
 
