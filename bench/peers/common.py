@@ -2,6 +2,7 @@
 import argparse
 
 import h5py
+import numpy as np
 
 CHUNK_ROWS = 8192
 DATASET = "x"
@@ -34,3 +35,25 @@ def load_weights(path):
     """The MLP's (fc1.weight, fc1.bias, fc2.weight, fc2.bias), weights in PyTorch's [out, in]."""
     with h5py.File(path, "r") as w:
         return tuple(w[name][()] for name in ("fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"))
+
+
+def compute(workload, x, weights=None):
+    """The workload's stages on float32 rows `x` (overwritten), as a numpy user writes them.
+
+    Pass `x` as an expression, not a variable the caller keeps: the MLP then frees its input
+    before the second product, as a careful whole-array script would.
+    """
+    if workload in ("relu", "gzip"):
+        np.maximum(x, 0, out=x)
+        if workload == "gzip":
+            np.multiply(x, np.float32(0.01), out=x, where=x < 0)  # leaky_relu(0.01)
+        return x
+    w1, b1, w2, b2 = weights
+    h = x @ w1.T
+    del x
+    h += b1
+    np.maximum(h, 0, out=h)
+    y = h @ w2.T
+    del h
+    y += b2
+    return y

@@ -6,33 +6,16 @@ numpy's matrix products use OpenBLAS's own threads; everything else is one threa
     python3 h5py_full.py --workload relu|mlp|gzip --input IN.h5 --output OUT.h5 [--weights W.h5]
 """
 import h5py
-import numpy as np
 
-from common import DATASET, load_weights, output_chunks, output_options, parse_args
+from common import DATASET, compute, load_weights, output_chunks, output_options, parse_args
 
 
 def main():
     args = parse_args(__doc__)
 
+    weights = load_weights(args.weights) if args.workload == "mlp" else None
     with h5py.File(args.input, "r") as fin:
-        x = fin[DATASET][()]
-
-    if args.workload == "relu":
-        np.maximum(x, 0, out=x)
-        y = x
-    elif args.workload == "gzip":
-        np.maximum(x, 0, out=x)
-        np.multiply(x, np.float32(0.01), out=x, where=x < 0)  # leaky_relu(0.01)
-        y = x
-    else:
-        w1, b1, w2, b2 = load_weights(args.weights)
-        h = x @ w1.T
-        del x  # free the input before the second product
-        h += b1
-        np.maximum(h, 0, out=h)
-        y = h @ w2.T
-        del h
-        y += b2
+        y = compute(args.workload, fin[DATASET][()], weights)
 
     rows, width = y.shape
     with h5py.File(args.output, "w") as fout:

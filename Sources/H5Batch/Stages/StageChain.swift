@@ -14,6 +14,8 @@ public struct StageChain: Sendable {
     }
 
     let steps: [Step]
+    /// How many steps are linear: the last one writes straight into the output.
+    private let linearStepCount: Int
 
     /// Checks that every stage accepts the width it receives (`H5BatchError(.data)` otherwise,
     /// naming the stage).
@@ -44,6 +46,7 @@ public struct StageChain: Sendable {
         self.stages = stages
         self.widths = widths
         self.steps = steps
+        linearStepCount = steps.filter { if case .linear = $0 { return true } else { return false } }.count
     }
 
     public var inputWidth: Int { widths.first! }
@@ -105,7 +108,6 @@ public struct StageChain: Sendable {
                          output: UnsafeMutableBufferPointer<Float>, workspace: inout Workspace) {
         var current = input
         var width = inputWidth
-        let linearCount = steps.filter { if case .linear = $0 { return true } else { return false } }.count
         var linearsDone = 0
         for step in steps {
             switch step {
@@ -113,7 +115,7 @@ public struct StageChain: Sendable {
                 for stage in group { stage.apply(current, width: width) }
             case .linear(let linear, let epilogue):
                 linearsDone += 1
-                let destination = linearsDone == linearCount
+                let destination = linearsDone == linearStepCount
                     ? output
                     : workspace.scratch(linearsDone % 2, count: rows * linear.outFeatures)
                 linear.multiply(UnsafeBufferPointer(current), rows: rows, into: destination)
