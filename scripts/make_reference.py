@@ -11,14 +11,20 @@ Writes into ``../data`` (i.e. ``<repo>/data``):
   PyTorch state-dict keys (``fc1.weight``, ``fc1.bias``, ``prelu.weight``,
   ``fc2.weight``, ``fc2.bias``, ``fc1_keras.weight`` = ``fc1.weight``
   transposed to the Keras ``[in, out]`` layout, ``fc1_keras.bias``,
-  ``prelu32.weight``, ``prelu1.weight``, and ``nan.weight``/``nan.bias``
-  where ``nan.weight[3, 5]`` is NaN).
+  ``prelu32.weight``, ``prelu1.weight``, ``nan.weight``/``nan.bias``
+  where ``nan.weight[3, 5]`` is NaN, ``naninf.weight``/``naninf.bias``
+  [16, 32]/[16] where ``naninf.weight[2, 7]`` is NaN, ``naninf.weight[9, 4]``
+  is +Inf and ``naninf.bias[12]`` is NaN, ``naninf_keras.weight`` its
+  transpose, ``prelu32_nan.weight`` [32] whose element 6 is NaN, and
+  ``prelu1_nan.weight`` = [NaN]).
 * ``sample.h5``     -- the demo input ``/features`` [10000, 32] float32.
 * ``cases.h5``      -- test inputs (special values, several storage layouts
   and filters, ranks 1..3, every supported stored number type including
   float16 and big-endian types, plus a vlen-string and a compound dataset
   that h5batch must reject, and a sparse dataset whose unwritten chunks read
-  as its fill value, 7.5).
+  as its fill value, 7.5, and ``/naninf_input`` [40, 32] in 8-row chunks,
+  normals with exact zeros, a NaN, infinities and a tiny value in the column
+  that meets the +Inf weight of ``naninf.weight``).
 * ``cases.json``    -- the manifest the Swift tests read: each case names an
   input dataset and a list of stages in exactly h5batch's pipeline schema
   (a stage is a bare name string or a one-key object name -> parameters).
@@ -134,6 +140,22 @@ def make_weights():
         "nan.weight": nan_w,
         "nan.bias": nan_b,
     }
+    # Non-finite parameters (issue 4): drawn from their own generator and appended after the
+    # tensors above, so every earlier tensor keeps its values and its place in the file.
+    rng2 = np.random.default_rng(20240605)
+    naninf_w, naninf_b = linear_init(rng2, OUTPUTS, FEATURES)  # [16, 32], [16]
+    naninf_w[2, 7] = np.nan      # output column 2: NaN for every row
+    naninf_w[9, 4] = np.inf      # output column 9: sign(x[:, 4]) * Inf, NaN where x[:, 4] is 0 or NaN
+    naninf_b[12] = np.nan        # output column 12: NaN for every row
+    prelu32_nan_w = distinct_prelu(rng2, FEATURES)
+    prelu32_nan_w[6] = np.nan    # feature 6: NaN wherever x <= 0 (or NaN), x where x > 0
+    tensors.update({
+        "naninf.weight": naninf_w,
+        "naninf.bias": naninf_b,
+        "naninf_keras.weight": np.ascontiguousarray(naninf_w.T),  # [32, 16]
+        "prelu32_nan.weight": prelu32_nan_w,
+        "prelu1_nan.weight": np.array([np.nan], dtype=np.float32),
+    })
     with h5_write(WEIGHTS_FILE) as f:
         for name, t in tensors.items():
             assert t.dtype == np.float32
@@ -210,6 +232,26 @@ def make_special_linear(rng):
     return x32
 
 
+def make_naninf_input():
+    """[40, 32] normals. Column 4 meets the +Inf weight naninf.weight[9, 4]: it holds
+    +0.0 (row 5), -0.0 (row 6), NaN (row 10), -Inf (row 12), +Inf (row 13) and a tiny
+    1e-30 (row 14); row 8 is all zeros; row 16 is all negative (so relu gives 0
+    and elu gives alpha * expm1)."""
+    rng = np.random.default_rng(20240606)
+    x = rng.standard_normal((40, FEATURES))
+    x[5, 4] = 0.0
+    x[6, 4] = -0.0
+    x[8, :] = 0.0
+    x[10, 4] = np.nan
+    x[12, 4] = -np.inf
+    x[13, 4] = np.inf
+    x[14, 4] = 1e-30
+    x[16, :] = -np.abs(x[16, :]) - 0.1
+    x32 = x.astype(np.float32)
+    assert np.signbit(x32[6, 4]) and x32[14, 4] != 0
+    return x32
+
+
 def make_type_data(rng, dtype):
     dt = np.dtype(dtype)
     shape = (200, FEATURES)
@@ -258,6 +300,8 @@ def make_cases_inputs():
         sparse = f.create_dataset("sparse", shape=(100, 4), dtype="<f4", chunks=(10, 4), fillvalue=7.5)
         sparse[0:10] = np.arange(-20, 20, dtype=np.float32).reshape(10, 4)
         sparse[50:60] = np.arange(0, 40, dtype=np.float32).reshape(10, 4)
+        # Appended last, from its own generator: the datasets above keep their values.
+        f.create_dataset("naninf_input", data=make_naninf_input(), chunks=(8, FEATURES))
 
 
 # ---------------------------------------------------------------------------
@@ -311,6 +355,26 @@ def build_cases():
     add("linear_keras/special_linear", sl,
         [linear_stage("fc1_keras.weight", "fc1_keras.bias", layout="keras")])
     add("linear_nan_weight/special_linear", sl, [linear_stage("nan.weight", "nan.bias")])
+
+    # Non-finite weights (issue 4): NaN and +Inf in the weight, NaN in the bias, NaN PReLU
+    # slopes, propagated as PyTorch does (x*NaN = NaN, 0*Inf = NaN, relu(NaN) = NaN).
+    ni = "/naninf_input"
+    naninf = linear_stage("naninf.weight", "naninf.bias")
+    add("linear_naninf/naninf_input", ni, [naninf])
+    add("linear_naninf_relu/naninf_input", ni, [naninf, "relu"])
+    add("linear_naninf_leaky_elu/naninf_input", ni,
+        [naninf, {"leaky_relu": {"negative_slope": 0.1}}, {"elu": {"alpha": 0.5}}])
+    add("linear_naninf_keras_relu_prelu_nan/naninf_input", ni,
+        [linear_stage("naninf_keras.weight", "naninf.bias", layout="keras"), "relu",
+         {"prelu": {"file": WEIGHTS_FILE, "weight": "prelu1_nan.weight"}}])
+    add("linear_naninf_relu/special_linear", sl, [naninf, "relu"])
+    add("prelu_nan_weight/special", s,
+        [{"prelu": {"file": WEIGHTS_FILE, "weight": "prelu32_nan.weight"}}])
+    add("prelu_nan_single/special", s,
+        [{"prelu": {"file": WEIGHTS_FILE, "weight": "prelu1_nan.weight"}}])
+    add("prelu_nan_weight/naninf_input", ni,
+        [{"prelu": {"file": WEIGHTS_FILE, "weight": "prelu32_nan.weight"}},
+         linear_stage("fc1.weight", "fc1.bias"), "relu"])
 
     for inp in ["normal_chunked", "normal_contiguous", "normal_gzip", "rank1", "rank3"]:
         add("mlp/" + inp, "/" + inp, MLP)
@@ -469,6 +533,36 @@ def check_references(results):
     special = read_input(CASES_FILE, "/special")
     assert np.isnan(results["leaky_relu_slope_0/special"][special == -np.inf]).all()
     assert (results["elu_alpha_0p5/special"][special == -np.inf] == -0.5).all()
+    # Non-finite weights (issue 4).
+    x = read_input(CASES_FILE, "/naninf_input")
+    y = results["linear_naninf/naninf_input"]
+    assert np.isnan(y[:, 2]).all() and np.isnan(y[:, 12]).all()
+    assert np.isnan(y[10]).all()                              # NaN input: the whole row
+    nan9 = (x[:, 4] == 0) | np.isnan(x[:, 4])                  # 0 * Inf and NaN * Inf
+    assert np.isnan(y[nan9, 9]).all() and nan9[[5, 6, 8, 10]].all()
+    assert (y[~nan9, 9] == np.sign(x[~nan9, 4]) * np.inf).all()  # incl. 1e-30 * Inf = Inf
+    assert y[12, 9] == -np.inf and y[13, 9] == np.inf and y[14, 9] == np.inf
+    finite_rows = np.delete(np.arange(40), [10, 12, 13])
+    assert np.isfinite(np.delete(y[finite_rows], [2, 9, 12], axis=1)).all()
+    r = results["linear_naninf_relu/naninf_input"]
+    assert eq(np.isnan(r), np.isnan(y)) and (r[y == -np.inf] == 0).all()
+    assert (r[~np.isnan(r)] >= 0).all()
+    le = results["linear_naninf_leaky_elu/naninf_input"]
+    assert eq(np.isnan(le), np.isnan(y)) and (le[y == -np.inf] == -0.5).all()
+    assert (le[y == np.inf] == np.inf).all()
+    kr = results["linear_naninf_keras_relu_prelu_nan/naninf_input"]
+    assert eq(np.isnan(kr), np.isnan(r) | (r == 0))            # NaN slope * 0 = NaN
+    assert eq(kr[~np.isnan(kr)], r[~np.isnan(kr)])
+    special = read_input(CASES_FILE, "/special")
+    pn = results["prelu_nan_weight/special"]
+    col6 = np.zeros_like(special, dtype=bool)
+    col6[:, 6] = True
+    assert eq(np.isnan(pn), np.isnan(special) | (col6 & ~(special > 0)))
+    assert eq(np.isnan(results["prelu_nan_single/special"]), ~(special > 0))
+    pl = results["prelu_nan_weight/naninf_input"]
+    bad_rows = ~(x[:, 6] > 0) | np.isnan(x).any(axis=1)
+    assert np.isnan(pl[bad_rows]).all()
+    assert not np.isnan(pl[~bad_rows]).any()
     # All mlp outputs are finite.
     for name, y in results.items():
         if name.startswith(("mlp/", "demo/")):

@@ -113,8 +113,11 @@ public final class Dataset {
         precondition(buffer.count >= rows.count * featureCount, "buffer too small for \(what)")
         guard !rows.isEmpty else { return }
         let (memory, selection) = try selectRows(rows, what)
-        try check(H5Dread(handle.id, h5b_T_NATIVE_FLOAT(), memory.id, selection.id, h5b_P_DEFAULT(),
-                          buffer.baseAddress), what)
+        if H5Dread(handle.id, h5b_T_NATIVE_FLOAT(), memory.id, selection.id, h5b_P_DEFAULT(), buffer.baseAddress) < 0 {
+            // Name the damaged chunk, not just the batch (see Dataset+Damage.swift).
+            throw locatingDamage(HDF5Error.fromStack(operation: what),
+                                 in: RowSelection.blocks(rows: rows, leading: leadingShape, features: featureCount))
+        }
     }
 
     /// Writes `rows` from `buffer`, converting Float32 to the stored type. `H5Dwrite`
@@ -147,9 +150,11 @@ public final class Dataset {
         let count = shape.reduce(1, *)
         var values = [Float](repeating: 0, count: count)
         guard count > 0 else { return values }
-        try values.withUnsafeMutableBufferPointer { buffer in
-            _ = try check(H5Dread(handle.id, h5b_T_NATIVE_FLOAT(), h5b_S_ALL(), h5b_S_ALL(), h5b_P_DEFAULT(),
-                              buffer.baseAddress), what)
+        let status = values.withUnsafeMutableBufferPointer { buffer in
+            H5Dread(handle.id, h5b_T_NATIVE_FLOAT(), h5b_S_ALL(), h5b_S_ALL(), h5b_P_DEFAULT(), buffer.baseAddress)
+        }
+        if status < 0 {
+            throw locatingDamage(HDF5Error.fromStack(operation: what), in: [Block(start: shape.map { _ in 0 }, count: shape)])
         }
         return values
     }

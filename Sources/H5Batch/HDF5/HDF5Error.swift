@@ -78,17 +78,29 @@ extension HDF5Error {
         }, context)
         _ = H5Eclear2(h5b_E_DEFAULT())
         let frames = collected.frames
-        let detail = frames.first.map { cleanDetail($0.desc) } ?? ""
-        return HDF5Error(operation: operation, detail: detail,
-                         reason: classify(frames.map { ($0.major, $0.minor) }))
+        var detail = frames.first.map { cleanDetail($0.desc) } ?? ""
+        let reason = classify(frames.map { ($0.major, $0.minor) }, systemError: frames.first?.desc.contains("errno = ") ?? false)
+        // libhdf5's own words for damage ("wrong B-tree signature") do not say the file is bad.
+        if reason == .corrupt && !detail.hasPrefix("the file is") {
+            detail = detail.isEmpty ? "the file is damaged" : "the file is damaged (\(detail))"
+        }
+        return HDF5Error(operation: operation, detail: detail, reason: reason)
     }
 
-    private static func classify(_ codes: [(major: hid_t, minor: hid_t)]) -> Reason {
+    /// `systemError`: the innermost frame is the file driver reporting a failed system call
+    /// (it carries errno), which is an I/O error whatever the frames above it say.
+    private static func classify(_ codes: [(major: hid_t, minor: hid_t)], systemError: Bool = false) -> Reason {
         let minors = Set(codes.map(\.minor))
         let majors = Set(codes.map(\.major))
         if minors.contains(h5b_E_NOTHDF5()) { return .notHDF5 }
         if minors.contains(h5b_E_TRUNCATED()) || minors.contains(h5b_E_BADFILE())
             || minors.contains(h5b_E_CANTDECODE()) { return .corrupt }
+        if systemError { return .io }
+        // Damaged metadata in a file that opened: an address past the end of the file, a
+        // malformed object header message, or a metadata block that does not load (a wrong
+        // signature, say). The lookups that meet them also put "object not found" on the stack,
+        // but a path that is simply missing never fails a lookup: it answers "no".
+        if minors.contains(where: { damageMessages.contains(message(of: $0)) }) { return .corrupt }
         if majors.contains(h5b_E_PLINE()) || minors.contains(h5b_E_CANTFILTER()) { return .filterFailed }
         if minors.contains(h5b_E_NOTFOUND()) { return .notFound }
         if minors.contains(h5b_E_EXISTS()) || minors.contains(h5b_E_FILEEXISTS()) { return .alreadyExists }
@@ -99,15 +111,62 @@ extension HDF5Error {
         return .other
     }
 
+    /// The texts of libhdf5's minor error codes for damaged metadata: `H5E_OVERFLOW`,
+    /// `H5E_BADMESG`, `H5E_CANTLOAD` and `H5E_CANTPROTECT`. The shim has no getters for these codes (the macros
+    /// read libhdf5's globals, which Swift 6 will not touch), so they are told apart by text.
+    private static let damageMessages: Set<String> = [
+        "Address overflowed", "Unrecognized message", "Unable to load metadata into cache",
+        "Unable to protect metadata",
+    ]
+
+    /// The text libhdf5 registered for an error code (`H5Eget_msg`).
+    private static func message(of code: hid_t) -> String {
+        var buffer = [CChar](repeating: 0, count: 128)
+        guard H5Eget_msg(code, nil, &buffer, buffer.count) > 0 else { return "" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// One short line: HDF5's low-level I/O messages carry time, descriptor, buffer address and
     /// sizes; of those only the system's own error message helps a user.
     private static func cleanDetail(_ text: String) -> String {
         let line = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
             .joined(separator: " ")
+        if let truncated = truncationDetail(line) { return truncated }
+        if let overflow = overflowDetail(line) { return overflow }
         guard let marker = line.range(of: "error message = '"),
               let end = line[marker.upperBound...].firstIndex(of: "'") else { return line }
         let what = line[..<(line.firstIndex(of: ":") ?? line.endIndex)]
         return "\(what): \(line[marker.upperBound..<end])"
+    }
+
+    /// HDF5's "truncated file: eof = 4000, sblock->base_addr = 0, stored_eof = 1284016" in a
+    /// user's terms: "the file is truncated: it has 4,000 of its 1,284,016 bytes".
+    static func truncationDetail(_ line: String) -> String? {
+        guard line.hasPrefix("truncated file:"),
+              let eof = number(after: "eof", in: line), let stored = number(after: "stored_eof", in: line) else { return nil }
+        return "the file is truncated: it has \(formatCount(eof)) of its \(formatCount(stored)) bytes"
+    }
+
+    /// HDF5's "addr overflow, addr = 8629, size = 1532, eoa = 9906" (metadata or a chunk index
+    /// that points past the end the file declares): "the file is damaged: it refers to bytes
+    /// 8,629..<10,161, past its end at 9,906".
+    static func overflowDetail(_ line: String) -> String? {
+        guard line.hasPrefix("addr overflow"), let address = number(after: "addr", in: line),
+              let size = number(after: "size", in: line), let end = number(after: "eoa", in: line) else { return nil }
+        return "the file is damaged: it refers to bytes \(formatCount(address))..<\(formatCount(address + size)), past its end at \(formatCount(end))"
+    }
+
+    /// The decimal number after "KEY = " in `line`, where KEY follows a space (so "eof" is not
+    /// found inside "stored_eof").
+    private static func number(after key: String, in line: String) -> Int? {
+        var searchStart = line.startIndex
+        while let range = line.range(of: key + " = ", range: searchStart..<line.endIndex) {
+            if range.lowerBound == line.startIndex || line[line.index(before: range.lowerBound)] == " " {
+                return Int(line[range.upperBound...].prefix { $0.isNumber })
+            }
+            searchStart = range.upperBound
+        }
+        return nil
     }
 }
 

@@ -29,11 +29,11 @@ final class StageLoader {
             guard shape.count <= 1, !values.isEmpty else {
                 throw H5BatchError(.data, "weight \(dataset) in \(file) has shape \(shapeText(shape)); prelu needs 1 value or one per feature")
             }
-            return PReLU(weight: values)
+            return PReLU(weight: values, source: "weight \(dataset) in \(file)")
         case .linear(let file, let weightName, let biasName, let layout):
             let (weight, shape) = try read(file, weightName)
             guard shape.count == 2, shape[0] > 0, shape[1] > 0 else {
-                throw H5BatchError(.data, "weight \(weightName) in \(file) has shape \(shapeText(shape)); linear needs a 2-D matrix")
+                throw H5BatchError(.data, "weight \(weightName) in \(file) has shape \(shapeText(shape)); linear needs a 2-D matrix\(shape.count == 2 ? " with no empty dimension" : "")")
             }
             let (inFeatures, outFeatures) = layout == .torch ? (shape[1], shape[0]) : (shape[0], shape[1])
             var bias: [Float]? = nil
@@ -44,7 +44,8 @@ final class StageLoader {
                 }
                 bias = values
             }
-            return Linear(weight: weight, bias: bias, inFeatures: inFeatures, outFeatures: outFeatures, layout: layout)
+            return Linear(weight: weight, bias: bias, inFeatures: inFeatures, outFeatures: outFeatures, layout: layout,
+                          source: "weight \(weightName) in \(file)")
         }
     }
 

@@ -23,10 +23,13 @@ public struct LeakyReLU: InPlaceStage {
 /// dimension). For 2-D input the last dimension is PyTorch's channel dimension.
 public struct PReLU: InPlaceStage {
     public let weight: [Float]
+    /// Where the weight came from, e.g. "weight prelu.weight in weights.h5", for error messages.
+    public let source: String?
     /// `weight` holds one value shared by every feature, or one per feature.
-    public init(weight: [Float] = [0.25]) {
+    public init(weight: [Float] = [0.25], source: String? = nil) {
         precondition(!weight.isEmpty, "PReLU needs at least one weight")
         self.weight = weight
+        self.source = source
     }
     public var name: String { "prelu" }
     public var description: String {
@@ -34,7 +37,8 @@ public struct PReLU: InPlaceStage {
     }
     public func outputWidth(forInputWidth width: Int) throws -> Int {
         guard weight.count == 1 || weight.count == width else {
-            throw H5BatchError(.data, "prelu has \(weight.count) weights but rows have \(width) features (need 1 or \(width))")
+            let origin = source.map { "; \($0)" } ?? ""
+            throw H5BatchError(.data, "prelu has \(weight.count) weights but rows have \(width) features (need 1 or \(width)\(origin))")
         }
         return width
     }

@@ -16,9 +16,12 @@ public struct Linear: Stage {
     /// The weight matrix, row-major, in `layout`.
     public let weight: [Float]
     public let bias: [Float]?
+    /// Where the weight came from, e.g. "weight fc1.weight in weights.h5", for error messages.
+    public let source: String?
 
     /// `weight` is `outFeatures × inFeatures` values for `.torch`, `inFeatures × outFeatures` for `.keras`.
-    public init(weight: [Float], bias: [Float]?, inFeatures: Int, outFeatures: Int, layout: Layout = .torch) {
+    public init(weight: [Float], bias: [Float]?, inFeatures: Int, outFeatures: Int, layout: Layout = .torch,
+                source: String? = nil) {
         precondition(weight.count == inFeatures * outFeatures, "linear: weight has \(weight.count) values, expected \(inFeatures)x\(outFeatures)")
         precondition(bias == nil || bias!.count == outFeatures, "linear: bias does not match the output width")
         self.weight = weight
@@ -26,6 +29,7 @@ public struct Linear: Stage {
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
         self.layout = layout
+        self.source = source
     }
 
     public var name: String { "linear" }
@@ -35,7 +39,9 @@ public struct Linear: Stage {
 
     public func outputWidth(forInputWidth width: Int) throws -> Int {
         guard width == inFeatures else {
-            throw H5BatchError(.data, "linear expects rows of \(inFeatures) features but gets \(width)")
+            let shape = layout == .torch ? "[\(outFeatures), \(inFeatures)]" : "[\(inFeatures), \(outFeatures)]"
+            let origin = source.map { " (\($0) is \(shape), \(layout.rawValue) layout)" } ?? ""
+            throw H5BatchError(.data, "linear expects rows of \(inFeatures) features but gets \(width)\(origin)")
         }
         return outFeatures
     }
