@@ -63,14 +63,36 @@ static inline hid_t h5b_E_CANTCONVERT(void) { return H5E_CANTCONVERT; }
 static inline hid_t h5b_E_BADTYPE(void) { return H5E_BADTYPE; }
 static inline hid_t h5b_E_NOSPACE(void) { return H5E_NOSPACE; }
 
+// The file descriptor of a file opened with the default (sec2) driver, or -1 for another driver.
+static inline int h5b_file_descriptor(hid_t file) {
+    void *handle = NULL;
+    if (H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) < 0 || handle == NULL) return -1;
+    return *(int *)handle;
+}
+
 // Starts writing a file's dirty pages to disk without waiting (sync_file_range), so that the
 // fsync that makes the finished file durable has little left to do. Returns 0, or -1 with errno
 // set; -2 when the file's driver has no file descriptor (not the default sec2 driver).
 static inline int h5b_start_writeback(hid_t file) {
-    void *handle = NULL;
-    if (H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) < 0 || handle == NULL) return -2;
-    int fd = *(int *)handle;
+    int fd = h5b_file_descriptor(file);
+    if (fd < 0) return -2;
     return sync_file_range(fd, 0, 0, H5B_SYNC_FILE_RANGE_WRITE);
+}
+
+// Sets a file access property list so that the metadata cache never evicts (and so never
+// writes) an entry on its own: metadata reaches the file only when the file is flushed. Between
+// two flushes only raw data is written, past the end the last flush left, which is what makes a
+// flushed file a checkpoint that later writes cannot damage. Automatic resizing must be off for
+// evictions to be disabled; the cache then grows with the file's metadata.
+static inline herr_t h5b_postpone_metadata_writes(hid_t fapl) {
+    H5AC_cache_config_t config;
+    config.version = H5AC__CURR_CACHE_CONFIG_VERSION;
+    if (H5Pget_mdc_config(fapl, &config) < 0) return -1;
+    config.incr_mode = H5C_incr__off;
+    config.flash_incr_mode = H5C_flash_incr__off;
+    config.decr_mode = H5C_decr__off;
+    config.evictions_enabled = 0;
+    return H5Pset_mdc_config(fapl, &config);
 }
 
 // In the thread-safe build the automatic error printer is a per-thread setting, so every thread

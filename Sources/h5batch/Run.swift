@@ -26,6 +26,12 @@ extension H5BatchCommand {
         @Flag(help: "Replace the output file if it exists.")
         var force = false
 
+        @Flag(help: "Continue the partial output an interrupted run of this pipeline left (OUTPUT.partial), from its last checkpoint; without one, start from the first row.")
+        var resume = false
+
+        @Option(help: ArgumentHelp("Seconds between checkpoints (default 30); 0 saves one after every batch.", valueName: "seconds"))
+        var checkpointInterval: Double?
+
         @Option(help: .hidden)
         var reportJSON: String?
 
@@ -33,6 +39,9 @@ extension H5BatchCommand {
             if let batchRows, batchRows < 1 { throw ValidationError("--batch-rows must be at least 1") }
             if let workers, workers != "auto", !(1...1024).contains(Int(workers) ?? 0) {
                 throw ValidationError("--workers must be auto or an integer from 1 to 1024")
+            }
+            if let checkpointInterval, !(checkpointInterval >= 0 && checkpointInterval <= 1e9) {
+                throw ValidationError("--checkpoint-interval must be a number of seconds, 0 or more")
             }
         }
 
@@ -46,7 +55,16 @@ extension H5BatchCommand {
             if let mode { config.run.mode = mode }
             if let batchRows { config.run.batchRows = batchRows }
             if let workers { config.run.workers = workers == "auto" ? nil : Int(workers) }
-            let report = try PipelineRunner(config: config, options: .init(force: force)).run()
+            let stop = StopRequest()
+            let signals = SignalHandling.stopOnInterrupt(stop)
+            defer { signals.forEach { $0.cancel() } }
+            let options = PipelineRunner.Options(
+                force: force, resume: resume, checkpointInterval: checkpointInterval ?? 30, stop: stop,
+                onEvent: { event in
+                    if case .checkpointSaved = event { return }
+                    printError("note: \(event.message)")
+                })
+            let report = try PipelineRunner(config: config, options: options).run()
             if let reportJSON {
                 // For `h5batch bench`, which runs each measurement in a child process.
                 try JSONEncoder().encode(report).write(to: URL(fileURLWithPath: reportJSON))

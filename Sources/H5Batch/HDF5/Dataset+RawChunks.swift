@@ -17,9 +17,34 @@ extension Dataset {
         var mask: UInt32 = 0
         var address: haddr_t = 0
         var bytes: hsize_t = 0
-        try check(H5Dget_chunk_info_by_coord(handle.id, &start, &mask, &address, &bytes),
-                  "look up the chunk at \(offset) of \(name) in \(file.path)")
-        return address == haddr_t.max ? nil : (Int(address), Int(bytes))
+        let what = "look up the chunk at \(offset) of \(name) in \(file.path)"
+        try check(H5Dget_chunk_info_by_coord(handle.id, &start, &mask, &address, &bytes), what)
+        if address == haddr_t.max { return nil }
+        // A damaged chunk index can hold any numbers: Int(_:) would trap on them, and the reader
+        // would reserve a damaged size before libhdf5 noticed anything.
+        var fileSize: hsize_t = 0
+        if H5Fget_filesize(file.handle.id, &fileSize) < 0 {
+            _ = H5Eclear2(h5b_E_DEFAULT())
+            fileSize = hsize_t.max
+        }
+        let (end, overflow) = UInt64(address).addingReportingOverflow(UInt64(bytes))
+        guard !overflow, end <= fileSize, let location = Int(exactly: address), let size = Int(exactly: bytes) else {
+            let text = { (value: UInt64) in Int(exactly: value).map(formatCount) ?? String(value) }
+            throw HDF5Error(operation: what, detail: "the file is damaged: its chunk index places the chunk at bytes "
+                            + "\(text(UInt64(address)))..<\(text(UInt64(address) &+ UInt64(bytes))), past the end of the file at \(text(fileSize))",
+                            reason: .corrupt)
+        }
+        return (location, size)
+    }
+
+    /// How many chunks have been written to the file. `H5Dget_num_chunks`
+    func storedChunkCount() throws -> Int {
+        enterHDF5()
+        let what = "count the chunks of \(name) in \(file.path)"
+        let space = Handle(try checkID(H5Dget_space(handle.id), what), closer: H5Sclose)
+        var count: hsize_t = 0
+        try check(H5Dget_num_chunks(handle.id, space.id, &count), what)
+        return Int(count)
     }
 
     /// Reads the stored (still filtered) bytes of the chunk at `offset` into `buffer`, which

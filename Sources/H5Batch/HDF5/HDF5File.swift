@@ -1,5 +1,8 @@
 import CHDF5
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// An open HDF5 file (`H5Fopen` / `H5Fcreate`).
 ///
@@ -15,7 +18,9 @@ public final class HDF5File {
 
     /// Opens an existing file. Tells a missing file, a file that is not HDF5 and a damaged one
     /// apart (`HDF5Error.Reason` `.notFound`, `.notHDF5`, `.corrupt`). `H5Fopen`
-    public static func open(_ path: String, writable: Bool = false) throws -> HDF5File {
+    ///
+    /// `postponingMetadataWrites` (with `writable`): see `create(_:postponingMetadataWrites:)`.
+    public static func open(_ path: String, writable: Bool = false, postponingMetadataWrites: Bool = false) throws -> HDF5File {
         enterHDF5()
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -32,7 +37,8 @@ public final class HDF5File {
             throw HDF5Error(operation: "open \(path)", detail: "not an HDF5 file", reason: .notHDF5)
         }
         let flags = writable ? h5b_F_ACC_RDWR() : h5b_F_ACC_RDONLY()
-        let id = H5Fopen(path, flags, h5b_P_DEFAULT())
+        let access = try fileAccess(postponingMetadataWrites: writable && postponingMetadataWrites, "open \(path)")
+        let id = H5Fopen(path, flags, access?.id ?? h5b_P_DEFAULT())
         if id < 0 {
             let error = HDF5Error.fromStack(operation: "open \(path)")
             // A file whose superblock survives but whose end is missing reads as "truncated";
@@ -44,11 +50,54 @@ public final class HDF5File {
     }
 
     /// Creates a new file, replacing any file already at `path`. `H5Fcreate`
-    public static func create(_ path: String) throws -> HDF5File {
+    ///
+    /// With `postponingMetadataWrites`, HDF5 writes the file's metadata only when it is flushed
+    /// or closed, never in between: a flushed file on disk is then a consistent state that the
+    /// raw data written afterwards (always past its end) cannot damage. Checkpoints rely on it.
+    public static func create(_ path: String, postponingMetadataWrites: Bool = false) throws -> HDF5File {
         enterHDF5()
-        let id = try checkID(H5Fcreate(path, h5b_F_ACC_TRUNC(), h5b_P_DEFAULT(), h5b_P_DEFAULT()),
+        let access = try fileAccess(postponingMetadataWrites: postponingMetadataWrites, "create \(path)")
+        let id = try checkID(H5Fcreate(path, h5b_F_ACC_TRUNC(), h5b_P_DEFAULT(), access?.id ?? h5b_P_DEFAULT()),
                              "create \(path)")
         return HDF5File(path: path, id: id)
+    }
+
+    private static func fileAccess(postponingMetadataWrites: Bool, _ what: String) throws -> Handle? {
+        guard postponingMetadataWrites else { return nil }
+        let access = try makePropertyList(h5b_P_FILE_ACCESS(), "file access")
+        try check(h5b_postpone_metadata_writes(access.id), "\(what): configure the metadata cache")
+        return access
+    }
+
+    /// Closes the file without writing anything more to it: whatever HDF5 still holds (dirty
+    /// metadata, cached chunks) is discarded, so the file on disk stays as its last flush left
+    /// it. For a run that failed or stopped after a checkpoint. Errors are ignored: the writes
+    /// that fail are the ones being discarded. `H5Fclose`
+    public func abandon() {
+        enterHDF5()
+        let fd = h5b_file_descriptor(handle.id)
+        if fd >= 0 {
+            // HDF5 keeps writing to its descriptor until the last object of the file is closed;
+            // pointing it at /dev/null makes those writes vanish instead of reaching the file.
+            let null = Glibc.open("/dev/null", O_WRONLY)
+            if null >= 0 {
+                _ = dup2(null, fd)
+                _ = Glibc.close(null)
+            }
+        }
+        try? handle.close("close \(path)")
+        _ = H5Eclear2(h5b_E_DEFAULT())
+    }
+
+    /// Bytes the file takes on disk now (its end of file). `fstat`
+    public func sizeOnDisk() throws -> Int {
+        enterHDF5()
+        let fd = h5b_file_descriptor(handle.id)
+        var info = stat()
+        guard fd >= 0, fstat(fd, &info) == 0 else {
+            throw HDF5Error(operation: "measure \(path)", detail: String(cString: strerror(errno)), reason: .io)
+        }
+        return Int(info.st_size)
     }
 
     /// Flushes and closes; reports failures (a full disk shows up here). `H5Fflush`, `H5Fclose`

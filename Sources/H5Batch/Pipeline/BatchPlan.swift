@@ -2,18 +2,25 @@
 public struct BatchPlan: Sendable, Equatable {
     public let rows: Int
     public let batchRows: Int
+    /// The first row to process: 0, or where a resumed run continues (a batch boundary).
+    public let start: Int
 
-    public init(rows: Int, batchRows: Int) {
+    public init(rows: Int, batchRows: Int, start: Int = 0) {
         precondition(batchRows > 0, "batch rows must be positive")
+        precondition((0...max(rows, 0)).contains(start), "start must be within the rows")
         self.rows = rows
         self.batchRows = batchRows
+        self.start = start
     }
 
-    public var count: Int { (rows + batchRows - 1) / batchRows }
+    public var count: Int { (rows - start + batchRows - 1) / batchRows }
+
+    /// Rows this plan processes.
+    public var remainingRows: Int { rows - start }
 
     public func batch(_ index: Int) -> Range<Int> {
-        let start = index * batchRows
-        return start..<min(rows, start + batchRows)
+        let first = start + index * batchRows
+        return first..<min(rows, first + batchRows)
     }
 
     /// A chunk shape holding about `rows` rows of a dataset with leading dimensions `leading`:

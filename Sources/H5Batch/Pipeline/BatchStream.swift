@@ -20,9 +20,13 @@ struct BatchStream {
     }
 
     /// `read` fills `batch.rows`' data, `work` runs on a worker (setting `batch.failure` on bad
-    /// data), `write` stores the batch; the first error stops the stream once in-flight work is done.
+    /// data), `write` stores the batch; the first error stops the stream once in-flight work is
+    /// done. `control` is asked before every read whether to stop, and told after every write
+    /// how far the output is complete.
+    @discardableResult
     func run(read: (Batch) throws -> Void, work: @escaping @Sendable (Batch, WorkerState) -> Void,
-             write: (Batch) throws -> Void, report: inout RunReport) throws {
+             write: (Batch) throws -> Void, control: StreamControl = StreamControl(),
+             report: inout RunReport) throws -> StreamOutcome {
         let mailbox = Mailbox<Completion>()
         var free = batches.reversed() as [Batch]
         var idle = Array((0..<pool.count).reversed())
@@ -63,8 +67,10 @@ struct BatchStream {
             }
         }
 
+        // Batches this stream will write: all of them, or once told to stop, those already read.
+        var end = plan.count
         do {
-            while nextWrite < plan.count {
+            while nextWrite < end {
                 // A worker that just finished gets its next batch before the lane writes or
                 // reads anything: the cores are the scarce resource, the lane can catch up.
                 try absorb(mailbox.take(wait: false))
@@ -76,8 +82,14 @@ struct BatchStream {
                     if nextWrite % 16 == 0 { report.peakThreads = max(report.peakThreads, SystemInfo.threadCount) }
                     free.append(batch)
                     nextWrite += 1
+                    try control.written()
                 }
-                if nextRead < plan.count, let batch = free.popLast() {
+                if end == plan.count && nextRead < plan.count && control.shouldStop() {
+                    // Stop reading; what is read already is computed and written.
+                    end = nextRead
+                    continue
+                }
+                if nextRead < end, let batch = free.popLast() {
                     batch.index = nextRead
                     batch.rows = plan.batch(nextRead)
                     batch.failure = nil
@@ -92,7 +104,7 @@ struct BatchStream {
                     dispatchIdle()
                     continue
                 }
-                if nextWrite < plan.count && finished[nextWrite] == nil {
+                if nextWrite < end && finished[nextWrite] == nil {
                     let start = now()
                     try absorb(mailbox.take(wait: true))
                     report.phases.waiting += now() - start
@@ -109,5 +121,21 @@ struct BatchStream {
             throw error
         }
         report.peakThreads = max(report.peakThreads, SystemInfo.threadCount)
+        return end == plan.count ? .completed : .stopped
     }
+}
+
+/// How a stream learns it should stop and reports its progress.
+struct StreamControl {
+    /// Asked before every read: true stops the stream after the batches already read.
+    var shouldStop: @Sendable () -> Bool = { false }
+    /// Told after every write (the writer knows how far the output is complete).
+    var written: () throws -> Void = {}
+}
+
+/// How a stream or a run ended.
+enum StreamOutcome: Equatable {
+    case completed
+    /// Stopped on request, after writing the batches it had read.
+    case stopped
 }

@@ -2,15 +2,27 @@
 ///
 /// With a `RawChunkLayout`, workers convert, shuffle and deflate whole chunks (libdeflate), and
 /// the lane stores them with `H5Dwrite_chunk`; float32 chunks without filters are stored
-/// straight from the batch's floats. Without one, HDF5 writes a hyperslab (and runs its own
+/// straight from the batch's floats. Without one, HDF5 writes hyperslabs (and runs its own
 /// filters, single-threaded, under its lock); float16 rows are still converted by the workers.
-struct BatchWriter {
+///
+/// Either way every chunk reaches HDF5 once, whole: hyperslab writes stop at the last chunk
+/// boundary a batch reaches and carry the rows after it over to the next batch. A chunk on
+/// disk is therefore never rewritten, which is what lets a checkpoint (taken between batches)
+/// stay intact while the run goes on.
+final class BatchWriter {
     let dataset: Dataset
     let encoder: ChunkEncoder?
+    /// How the output's chunks map onto rows (nil when it is not chunked).
+    private let grid: ChunkGrid?
+    /// Rows before this are in the file; rows from here to `carryEnd` wait in `carry`.
+    private(set) var completeRows: Int
+    private var carryEnd: Int
+    private let carry = ByteBuffer()
 
     /// The raw path needs every batch to cover whole output chunks: `batchRows` a multiple of
-    /// the chunk rows, or one batch for the whole dataset.
-    init(dataset: Dataset, type: StorageType, batchRows: Int, allowRawChunks: Bool = true) {
+    /// the chunk rows, or one batch for the whole dataset. `firstRow`: rows before it are in
+    /// the file already (a resumed run); batches may start before it.
+    init(dataset: Dataset, type: StorageType, batchRows: Int, firstRow: Int = 0, allowRawChunks: Bool = true) {
         self.dataset = dataset
         let layout = allowRawChunks ? RawChunkLayout.of(dataset, decodable: true) : nil
         if let layout, batchRows % layout.chunkRows == 0 || dataset.rowCount <= batchRows,
@@ -21,17 +33,25 @@ struct BatchWriter {
         } else {
             encoder = nil
         }
+        grid = dataset.chunkShape.flatMap { ChunkGrid(shape: dataset.shape, chunks: $0) }
+        completeRows = firstRow
+        carryEnd = firstRow
+        if let grid, encoder?.layout == nil {
+            // The carry is always less than one chunk.
+            carry.reserve(grid.extent * grid.innerRows * dataset.featureCount * (type == .float16 ? 2 : 4))
+        }
     }
 
     var pathDescription: String { encoder?.layout == nil ? "hyperslab" : "raw chunks" }
 
+    /// Writes a batch; batches come in row order.
     func write(_ batch: Batch) throws {
-        guard let encoder else {
-            try dataset.write(rows: batch.rows, from: UnsafeBufferPointer(batch.output.prefix(batch.rows.count * dataset.featureCount)))
-            return
-        }
-        guard let layout = encoder.layout else {
-            try dataset.write(rows: batch.rows, halves: UnsafeRawBufferPointer(batch.bytes.bytes(0, batch.rows.count * dataset.featureCount * 2)))
+        guard let encoder, let layout = encoder.layout else {
+            if encoder == nil {
+                try writeWholeChunks(batch, values: UnsafeRawPointer(batch.output.prefix(0).baseAddress!), valueSize: 4)
+            } else {
+                try writeWholeChunks(batch, values: UnsafeRawPointer(batch.bytes.pointer), valueSize: 2)
+            }
             return
         }
         let first = batch.chunks(of: layout.chunkRows).lowerBound
@@ -45,9 +65,45 @@ struct BatchWriter {
             }
             try dataset.writeStoredChunk(at: layout.offset(ofChunk: stored.chunk), bytes: bytes)
         }
+        completeRows = batch.rows.upperBound
         // Chunks go straight to the file; writing them back as they come spares the final
         // fsync (1.1 s for a 1 GiB output here, with every worker idle).
         dataset.file.startWriteback()
+    }
+
+    /// Hyperslab writes of whole chunks: the carried rows and this batch's rows up to the last
+    /// chunk boundary it reaches; the rest is carried. `values` holds the batch's rows as
+    /// float32 (`valueSize` 4) or float16 (2).
+    private func writeWholeChunks(_ batch: Batch, values: UnsafeRawPointer, valueSize: Int) throws {
+        let rows = batch.rows
+        let rowBytes = dataset.featureCount * valueSize
+        precondition(carryEnd == max(rows.lowerBound, completeRows), "batches out of order")
+        var end = rows.upperBound
+        if let grid, end < dataset.rowCount { end = grid.rows(ofChunk: grid.chunk(holding: end)).lowerBound }
+        if end > completeRows {
+            if carryEnd > completeRows { try store(completeRows..<carryEnd, from: UnsafeRawPointer(carry.pointer), valueSize) }
+            let from = max(rows.lowerBound, completeRows)
+            if end > from { try store(from..<end, from: values + (from - rows.lowerBound) * rowBytes, valueSize) }
+            completeRows = end
+            carryEnd = end
+        }
+        let keep = max(carryEnd, rows.lowerBound)..<rows.upperBound
+        if !keep.isEmpty {
+            let held = (carryEnd - completeRows) * rowBytes
+            precondition(held + keep.count * rowBytes <= carry.capacity, "carried rows exceed a chunk")
+            (carry.pointer + held).copyMemory(from: values + (keep.lowerBound - rows.lowerBound) * rowBytes,
+                                              byteCount: keep.count * rowBytes)
+            carryEnd = keep.upperBound
+        }
+    }
+
+    private func store(_ rows: Range<Int>, from bytes: UnsafeRawPointer, _ valueSize: Int) throws {
+        let count = rows.count * dataset.featureCount
+        if valueSize == 4 {
+            try dataset.write(rows: rows, from: UnsafeBufferPointer(start: bytes.assumingMemoryBound(to: Float.self), count: count))
+        } else {
+            try dataset.write(rows: rows, halves: UnsafeRawBufferPointer(start: bytes, count: count * 2))
+        }
     }
 }
 

@@ -1,19 +1,21 @@
 import Foundation
+import Synchronization
 
-/// Full-dataset mode: the whole tensor in memory, one operation per stage using every core.
+/// Full-dataset mode: the whole tensor in memory, one pass per stage using every core.
 ///
 /// Reading and writing stream chunk-aligned batches through the workers (decode and encode run
-/// on every core), straight into and out of the one tensor. Linear stages are one sgemm each
-/// with BLAS on all `workers` threads; in-place stages and epilogues are split into row blocks
-/// over the workers. Each tensor is released as soon as the next exists, so peak memory is the
-/// largest pair of adjacent tensors.
+/// on every core), straight into and out of the one tensor. A linear stage is one pass over
+/// the whole tensor: the workers take its batches in turn, each an sgemm on one BLAS thread
+/// with the bias and the following element-wise stages applied while the rows are in cache.
+/// Other element-wise stages are split into row blocks over the workers. Each tensor is
+/// released as soon as the next exists, so peak memory is the largest pair of adjacent tensors.
 struct FullDatasetRunner {
     let reader: BatchReader
     let writer: BatchWriter
     let chain: StageChain
-    /// Chunk-aligned batches for reading and writing.
+    /// Chunk-aligned batches for reading and writing; the tensors start at its first row.
     let plan: BatchPlan
-    /// Rows every tensor holds: the dataset's rows rounded up to whole stored chunks.
+    /// Rows every tensor holds: the plan's rows rounded up to whole stored chunks.
     let paddedRows: Int
     let workers: Int
 
@@ -32,35 +34,44 @@ struct FullDatasetRunner {
     /// What the process takes besides its tensors: runtime, libraries, HDF5's caches.
     static let runtimeOverheadBytes = 48 << 20
 
-    func run(report: inout RunReport) throws {
-        let rows = plan.rows
+    func run(control: StreamControl, report: inout RunReport) throws -> StreamOutcome {
+        let first = plan.start
+        let rows = plan.remainingRows
         let io = IOResources(plan: plan, reader: reader, writer: writer, workers: workers)
         var current = FloatBuffer(capacity: paddedRows * chain.inputWidth)
         let inputWidth = chain.inputWidth
+        let paddedRows = self.paddedRows
         do {
             // Scoped so that nothing but `current` holds the input tensor once it is read.
             let tensor = current
             let decoder = reader.decoder
-            try io.stream { stream in
+            let outcome = try io.stream { stream in
                 try stream.run(read: { batch in
-                    batch.input = FloatBuffer(viewing: tensor, offset: batch.rows.lowerBound * inputWidth,
-                                              capacity: (paddedRows - batch.rows.lowerBound) * inputWidth)
+                    let row = batch.rows.lowerBound - first
+                    batch.input = FloatBuffer(viewing: tensor, offset: row * inputWidth,
+                                              capacity: (paddedRows - row) * inputWidth)
                     try reader.read(batch)
                 }, work: { batch, state in
                     let start = now()
                     batch.failure = decoder?.decode(batch, with: state)
                     batch.decodeSeconds = now() - start
-                }, write: { _ in }, report: &report)
+                }, write: { _ in }, control: StreamControl(shouldStop: control.shouldStop), report: &report)
             }
+            if outcome != .completed { return .stopped }
         }
 
-        SystemInfo.setBLASThreads(workers)
+        // Each worker multiplies whole batches with one BLAS thread, like mini-batch mode: a
+        // row's result then depends only on the batch it falls in, not on how many threads
+        // split the product, so a resumed run (which starts on a batch boundary) computes the
+        // same bits as an uninterrupted one, on any number of workers.
+        SystemInfo.setBLASThreads(1)
         let start = now()
         // The tensor a linear stage consumed, kept to hold a later tensor that fits: fresh
         // memory costs page faults (on this project's VMs about 1.4 s per GiB), reused memory
         // does not. It is dropped before any allocation, so the peak stays one adjacent pair.
         var spare: FloatBuffer?
         for step in chain.steps {
+            if control.shouldStop() { return .stopped }
             switch step {
             case .inPlace(let group):
                 parallelRows(rows, width: inputWidth, current) { block in
@@ -75,14 +86,18 @@ struct FullDatasetRunner {
                     spare = nil  // freed before the allocation, so the peak stays one pair
                     next = FloatBuffer(capacity: needed)
                 }
-                linear.multiply(UnsafeBufferPointer(current.prefix(rows * linear.inFeatures)), rows: rows,
-                                into: next.prefix(rows * linear.outFeatures))
+                let source = current
+                let completed = parallelBatches(rows, stop: control.shouldStop) { batch in
+                    let count = batch.count
+                    let output = next.slice(batch.lowerBound * linear.outFeatures, count * linear.outFeatures)
+                    linear.multiply(UnsafeBufferPointer(source.slice(batch.lowerBound * linear.inFeatures, count * linear.inFeatures)),
+                                    rows: count, into: output)
+                    linear.addBias(output, rows: count)
+                    for stage in epilogue { stage.apply(output, width: linear.outFeatures) }
+                }
+                if !completed { return .stopped }
                 spare = current
                 current = next
-                parallelRows(rows, width: linear.outFeatures, current) { block in
-                    linear.addBias(block, rows: block.count / linear.outFeatures)
-                    for stage in epilogue { stage.apply(block, width: linear.outFeatures) }
-                }
             }
         }
         report.phases.compute = now() - start
@@ -91,16 +106,37 @@ struct FullDatasetRunner {
         let result = current
         let outputWidth = chain.outputWidth
         let encoder = writer.encoder
-        try io.stream { stream in
+        return try io.stream { stream in
             try stream.run(read: { batch in
-                batch.output = FloatBuffer(viewing: result, offset: batch.rows.lowerBound * outputWidth,
-                                           capacity: (paddedRows - batch.rows.lowerBound) * outputWidth)
+                let row = batch.rows.lowerBound - first
+                batch.output = FloatBuffer(viewing: result, offset: row * outputWidth,
+                                           capacity: (paddedRows - row) * outputWidth)
             }, work: { batch, state in
                 let start = now()
                 encoder?.encode(batch, with: state)
                 batch.encodeSeconds = now() - start
-            }, write: writer.write, report: &report)
+            }, write: writer.write, control: control, report: &report)
         }
+    }
+
+    /// Runs `body` on the plan's batches (as row ranges of the tensors), spread over the
+    /// workers; asks `stop` between batches. Returns false if it stopped early.
+    private func parallelBatches(_ rows: Int, stop: @Sendable () -> Bool, _ body: @Sendable (Range<Int>) -> Void) -> Bool {
+        let batchRows = plan.batchRows
+        let count = (rows + batchRows - 1) / batchRows
+        let workers = self.workers
+        let stopped = Atomic<Bool>(false)
+        DispatchQueue.concurrentPerform(iterations: min(workers, count)) { worker in
+            for index in stride(from: worker, to: count, by: workers) {
+                if stopped.load(ordering: .relaxed) || stop() {
+                    stopped.store(true, ordering: .relaxed)
+                    return
+                }
+                let first = index * batchRows
+                body(first..<min(rows, first + batchRows))
+            }
+        }
+        return !stopped.load(ordering: .relaxed)
     }
 
     /// Runs `body` on row blocks of `buffer`, one per worker.
@@ -140,7 +176,7 @@ private struct IOResources {
         for batch in batches { batch.bytes.reserve(bytes) }
     }
 
-    func stream(_ body: (BatchStream) throws -> Void) throws {
+    func stream<Result>(_ body: (BatchStream) throws -> Result) throws -> Result {
         try body(BatchStream(plan: plan, pool: pool, states: states, batches: batches))
     }
 }

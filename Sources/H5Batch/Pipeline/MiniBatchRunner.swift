@@ -9,7 +9,7 @@ struct MiniBatchRunner {
     let capacityRows: Int
     let workers: Int
 
-    func run(report: inout RunReport) throws {
+    func run(control: StreamControl, report: inout RunReport) throws -> StreamOutcome {
         SystemInfo.setBLASThreads(1)
         let chain = self.chain
         // Two more batches than workers: one being read and one being written while every
@@ -31,7 +31,7 @@ struct MiniBatchRunner {
         let stream = BatchStream(plan: plan, pool: WorkerPool(count: workers), states: states, batches: batches)
         let decoder = reader.decoder
         let encoder = writer.encoder
-        try stream.run(read: reader.read, work: { batch, state in
+        return try stream.run(read: reader.read, work: { batch, state in
             var start = now()
             if let decoder {
                 batch.failure = decoder.decode(batch, with: state)
@@ -46,6 +46,6 @@ struct MiniBatchRunner {
                 encoder.encode(batch, with: state)
                 batch.encodeSeconds = now() - start
             }
-        }, write: writer.write, report: &report)
+        }, write: writer.write, control: control, report: &report)
     }
 }

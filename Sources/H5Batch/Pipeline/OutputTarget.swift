@@ -47,19 +47,8 @@ enum OutputTarget {
 
     /// Moves a finished partial file into place durably: fsync the file, rename, fsync the folder.
     static func commit(partial: String, to path: String) throws {
-        try fsyncPath(partial)
-        guard rename(partial, path) == 0 else {
-            throw H5BatchError(.io, "cannot rename \(partial) to \(path): \(String(cString: strerror(errno)))")
-        }
-        let folder = (path as NSString).deletingLastPathComponent
-        try fsyncPath(folder.isEmpty ? "." : folder)
-    }
-
-    private static func fsyncPath(_ path: String) throws {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw H5BatchError(.io, "cannot open \(path) to sync it: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw H5BatchError(.io, "cannot sync \(path) to disk: \(String(cString: strerror(errno)))") }
+        try DurableFile.sync(partial)
+        try DurableFile.move(partial, to: path)
     }
 
     /// Whether two paths name the same file (also through links and `..`).

@@ -5,7 +5,9 @@ import Foundation
 /// Everything touching HDF5 happens on one serial I/O lane (libhdf5's thread-safe build holds
 /// one global lock, so concurrent calls would only queue on it); workers see only buffers.
 /// The output is written to `OUTPUT.partial` and renamed into place once complete, so the
-/// output's name never shows a half-written file; on failure nothing is left behind.
+/// output's name never shows a half-written file. Checkpoints (`OUTPUT.checkpoint`) let a run
+/// that was stopped, killed or cut off by a full disk be continued (`Options.resume`); a run
+/// that fails with nothing worth keeping leaves nothing behind.
 ///
 /// OpenBLAS's thread count is process-wide and each mode sets it (one per worker in mini-batch
 /// mode, all cores in full mode): run one pipeline at a time per process.
@@ -16,9 +18,25 @@ public final class PipelineRunner {
         /// Read and write stored chunks directly where the layout allows (the fast path). Off,
         /// every batch goes through HDF5's hyperslab I/O and filters: for comparisons and tests.
         public var rawChunkIO = true
-        public init(force: Bool = false, rawChunkIO: Bool = true) {
+        /// Continue the partial output an earlier run left, from its last checkpoint, when it
+        /// was written by the same pipeline from the same input; otherwise start afresh.
+        public var resume = false
+        /// Seconds between checkpoints; 0 saves one after every batch.
+        public var checkpointInterval: Double = 30
+        /// Set to stop the run early, resumably (see `StopRequest`).
+        public var stop: StopRequest?
+        /// Told what the run does with leftover partial outputs and checkpoints.
+        public var onEvent: (@Sendable (RunEvent) -> Void)?
+
+        public init(force: Bool = false, rawChunkIO: Bool = true, resume: Bool = false,
+                    checkpointInterval: Double = 30, stop: StopRequest? = nil,
+                    onEvent: (@Sendable (RunEvent) -> Void)? = nil) {
             self.force = force
             self.rawChunkIO = rawChunkIO
+            self.resume = resume
+            self.checkpointInterval = checkpointInterval
+            self.stop = stop
+            self.onEvent = onEvent
         }
     }
 
@@ -73,50 +91,117 @@ public final class PipelineRunner {
         report.mode = config.run.mode
         report.batchRows = config.run.mode == .full ? rows : min(batchRows, rows)
         report.workers = workers
-        report.rows = rows
-        report.bytesIn = rows * job.input.featureCount * job.input.elementType.size
-        report.bytesOut = rows * job.chain.outputWidth * config.output.dtype.size
-        report.linearFlops = rows * job.chain.linearFlopsPerRow
         report.input = "\(job.inputFile):\(job.input.name)"
         report.output = "\(outputPath):\(job.outputDataset)"
         report.inputPath = reader.pathDescription
 
         try OutputTarget.prepareFolder(for: outputPath)
         if lock == nil { lock = try OutputLock.acquire(for: outputPath) }
-        let partial = outputPath + ".partial"
+        let partial = PartialOutput(outputPath: outputPath)
+        let outputShape = job.input.leadingShape + [job.chain.outputWidth]
+        let cacheRows = batchRows
+        let identity = try JobIdentity(config: config, batchRows: batchRows, chunkRows: outputChunkRows)
+        let output = try partial.open(resume: options.resume, expecting: PartialOutput.Expectation(
+            identity: identity,
+            dataset: job.outputDataset, shape: outputShape,
+            chunks: rows > 0 ? BatchPlan.chunkShape(rows: outputChunkRows, leading: job.input.leadingShape, width: job.chain.outputWidth) : nil,
+            rows: rows,
+            create: { file in try job.createOutput(in: file, config: self.config.output, chunkRows: outputChunkRows, cacheRows: cacheRows) },
+            open: { file in try job.openOutput(in: file, config: self.config.output, cacheRows: cacheRows) }
+        ), onEvent: options.onEvent)
+
+        // A checkpoint's row is a chunk boundary of the output, not always a batch boundary:
+        // the resumed run starts at the batch holding it (batches always start at multiples of
+        // the batch rows, which keeps the sums BLAS forms the same) and writes from it.
+        let resumeRow = output.resumedFrom?.rowsDone ?? 0
+        let plan = BatchPlan(rows: rows, batchRows: batchRows, start: resumeRow == rows ? rows : resumeRow / batchRows * batchRows)
+        let writer = BatchWriter(dataset: output.dataset, type: config.output.dtype, batchRows: batchRows,
+                                 firstRow: resumeRow, allowRawChunks: options.rawChunkIO)
+        report.outputPath = writer.pathDescription
+        report.rows = rows - resumeRow
+        report.resumedFromRow = resumeRow
+        report.bytesIn = plan.remainingRows * job.input.featureCount * job.input.elementType.size
+        report.bytesOut = report.rows * job.chain.outputWidth * config.output.dtype.size
+        report.linearFlops = plan.remainingRows * job.chain.linearFlopsPerRow
+
+        let checkpointer = output.ledger.map { ledger in
+            Checkpointer(file: output.file, dataset: output.dataset, recordPath: partial.recordPath,
+                         interval: options.checkpointInterval, ledger: ledger,
+                         template: Checkpoint(runID: output.runID, job: identity,
+                                              dataset: job.outputDataset, rowsDone: resumeRow, rowsTotal: rows,
+                                              fileBytes: 0, endOfAllocation: 0, chunks: ChunkLedger.Summary(), saved: ""),
+                         resumedFrom: output.resumedFrom, onEvent: options.onEvent)
+        }
         do {
-            let file = try translatingHDF5Errors(otherwise: .cannotCreate) { try HDF5File.create(partial) }
-            let output = try translatingHDF5Errors(otherwise: .cannotCreate) {
-                try job.createOutput(in: file, config: config.output, chunkRows: outputChunkRows,
-                                     cacheRows: batchRows)
+            let outcome = try runBatches(job: job, reader: reader, writer: writer, plan: plan, workers: workers,
+                                         inputChunkRows: inputChunkRows, checkpointer: checkpointer, report: &report)
+            if outcome == .stopped {
+                if let checkpointer, writer.completeRows > checkpointer.rowsSaved { try checkpointer.save(upTo: writer.completeRows) }
+                throw stoppedError(saved: checkpointer?.saved, partial: partial.path)
             }
-            let writer = BatchWriter(dataset: output, type: config.output.dtype, batchRows: batchRows,
-                                     allowRawChunks: options.rawChunkIO)
-            report.outputPath = writer.pathDescription
-            // Buffers hold whole stored chunks, including an edge chunk's padding.
-            let chunkPadded = max(roundUp(rows, inputChunkRows), roundUp(rows, writer.encoder?.layout?.chunkRows ?? 1))
-            let plan = BatchPlan(rows: rows, batchRows: batchRows)
-            try translatingHDF5Errors(otherwise: .io) {
-                switch config.run.mode {
-                case .minibatch:
-                    try MiniBatchRunner(reader: reader, writer: writer, chain: job.chain, plan: plan,
-                                        capacityRows: min(batchRows, chunkPadded), workers: workers)
-                        .run(report: &report)
-                case .full:
-                    try FullDatasetRunner(reader: reader, writer: writer, chain: job.chain, plan: plan,
-                                          paddedRows: chunkPadded, workers: workers)
-                        .run(report: &report)
-                }
-                try file.close()
+            // A last checkpoint, then a close with nothing left to write: a crash before the
+            // rename leaves a partial that a resumed run only has to rename.
+            try checkpointer?.save(upTo: rows)
+            try translatingHDF5Errors(otherwise: .io) { try output.file.close() }
+            try OutputTarget.commit(partial: partial.path, to: outputPath)
+            try? DurableFile.remove(partial.recordPath)
+        } catch let error as H5BatchError {
+            output.file.abandon()
+            guard let saved = checkpointer?.saved, error.isResumable else {
+                partial.discard()
+                throw error
             }
-            try OutputTarget.commit(partial: partial, to: outputPath)
-        } catch {
-            try? FileManager.default.removeItem(atPath: partial)
-            throw error
+            if case .stopped = error.kind { throw error }
+            throw H5BatchError(error.kind, "\(error.message); \(formatCount(saved.rowsDone)) of \(formatCount(rows)) rows are saved in \(partial.path): run again with --resume to continue")
         }
         report.seconds = now() - started
         report.peakResidentBytes = SystemInfo.peakResidentBytes
         return report
+    }
+
+    /// Runs the plan's batches in the configured mode, writing them with `writer`.
+    private func runBatches(job: PreparedJob, reader: BatchReader, writer: BatchWriter, plan: BatchPlan,
+                            workers: Int, inputChunkRows: Int, checkpointer: Checkpointer?,
+                            report: inout RunReport) throws -> StreamOutcome {
+        guard plan.remainingRows > 0 else { return .completed }
+        let rows = plan.rows
+        // Buffers hold whole stored chunks, including an edge chunk's padding.
+        let chunkPadded = max(roundUp(rows, inputChunkRows), roundUp(rows, writer.encoder?.layout?.chunkRows ?? 1))
+        let stop = options.stop
+        let control = StreamControl(shouldStop: { stop?.isRequested ?? false },
+                                    written: { try checkpointer?.written(upTo: writer.completeRows) })
+        return try translatingHDF5Errors(otherwise: .io) {
+            switch config.run.mode {
+            case .minibatch:
+                return try MiniBatchRunner(reader: reader, writer: writer, chain: job.chain, plan: plan,
+                                           capacityRows: min(plan.batchRows, chunkPadded), workers: workers)
+                    .run(control: control, report: &report)
+            case .full:
+                return try FullDatasetRunner(reader: reader, writer: writer, chain: job.chain, plan: plan,
+                                             paddedRows: chunkPadded - plan.start, workers: workers)
+                    .run(control: control, report: &report)
+            }
+        }
+    }
+
+    private func stoppedError(saved: Checkpoint?, partial: String) -> H5BatchError {
+        let signal = options.stop?.signalNumber ?? SIGINT
+        let by = signal == SIGTERM ? "SIGTERM" : signal == SIGINT ? "SIGINT" : "signal \(signal)"
+        guard let saved, saved.rowsDone > 0 else {
+            return H5BatchError(.stopped(signal: signal), "stopped by \(by) before any rows were saved; nothing to resume")
+        }
+        return H5BatchError(.stopped(signal: signal), "stopped by \(by): \(formatCount(saved.rowsDone)) of \(formatCount(saved.rowsTotal)) rows (\(percent(saved.rowsDone, of: saved.rowsTotal))) are saved in \(partial); run again with --resume to continue")
+    }
+}
+
+extension H5BatchError {
+    /// Whether a partial output saved before this error is worth keeping: the run was stopped,
+    /// or writing failed (a full disk); not when the input or the pipeline is at fault.
+    var isResumable: Bool {
+        switch kind {
+        case .io, .stopped: return true
+        default: return false
+        }
     }
 }
 
@@ -184,10 +269,16 @@ struct PreparedJob {
             layout.shuffle = config.shuffle
         }
         let dataset = try file.createDataset(outputDataset, type: config.dtype, shape: shape, layout: layout)
-        guard let chunks = layout.chunks else { return dataset }
-        // Reopen with a chunk cache that holds the chunks a batch writes into (used when the
-        // batch does not cover whole chunks and HDF5 assembles them).
-        let cache = BatchPlan.chunkCacheBytes(batchRows: cacheRows, shape: shape, chunks: chunks, elementSize: config.dtype.size)
-        return cache > 1 << 20 ? try file.dataset(outputDataset, chunkCacheBytes: cache) : dataset
+        return layout.chunks == nil ? dataset : try openOutput(in: file, config: config, cacheRows: cacheRows)
+    }
+
+    /// Opens the output dataset of a file made by `createOutput`, with a chunk cache that holds
+    /// the chunks a batch of `cacheRows` writes into (used when a batch does not cover whole
+    /// chunks and HDF5 assembles them).
+    func openOutput(in file: HDF5File, config: PipelineConfig.Output, cacheRows: Int) throws -> Dataset {
+        let probe = try file.dataset(outputDataset)
+        guard let chunks = probe.chunkShape else { return probe }
+        let cache = BatchPlan.chunkCacheBytes(batchRows: cacheRows, shape: probe.shape, chunks: chunks, elementSize: config.dtype.size)
+        return cache > 1 << 20 ? try file.dataset(outputDataset, chunkCacheBytes: cache) : probe
     }
 }

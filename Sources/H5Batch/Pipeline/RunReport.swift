@@ -16,7 +16,10 @@ public struct RunReport: Codable, Sendable, Equatable {
         public init() {}
     }
 
+    /// Rows this run processed (a resumed run's rows after `resumedFromRow`).
     public var rows = 0
+    /// The row a resumed run continued from; 0 for a run from the start.
+    public var resumedFromRow = 0
     public var seconds = 0.0
     /// Logical input size (rows × features × stored element size).
     public var bytesIn = 0
@@ -58,7 +61,7 @@ public struct RunReport: Codable, Sendable, Equatable {
         return "done: \(formatCount(rows)) rows in \(String(format: "%.2f", seconds)) s, \(rate) rows/s, "
             + "\(String(format: "%.1f", megabytesPerSecond)) MB/s, peak memory \(formatBytes(peakResidentBytes)) "
             + "(\(mode.rawValue), batch \(formatCount(batchRows)) rows, \(workers) worker\(workers == 1 ? "" : "s"), "
-            + "\(peakThreads) threads)"
+            + "\(peakThreads) threads)" + (resumedFromRow > 0 ? ", resumed at row \(formatCount(resumedFromRow))" : "")
     }
 }
 

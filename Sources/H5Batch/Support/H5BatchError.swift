@@ -14,6 +14,9 @@ public struct H5BatchError: Error, CustomStringConvertible, Sendable, Equatable 
         case io
         /// Another run is writing the same output; try again later (EX_TEMPFAIL, 75).
         case busy
+        /// Stopped on request, by `signal` (SIGINT, SIGTERM): 128 + the signal's number, as
+        /// shells report a process the signal ended.
+        case stopped(signal: Int32)
     }
 
     public let kind: Kind
@@ -35,6 +38,7 @@ public struct H5BatchError: Error, CustomStringConvertible, Sendable, Equatable 
         case .cannotCreate: return 73
         case .io: return 74
         case .busy: return 75
+        case .stopped(let signal): return 128 + signal
         }
     }
 

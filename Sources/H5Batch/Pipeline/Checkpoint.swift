@@ -1,0 +1,106 @@
+import Foundation
+
+/// The durable progress record of a run: `OUTPUT.checkpoint`, beside `OUTPUT.partial`.
+///
+/// Written (atomically, synced) only after the partial file has been flushed and synced, so it
+/// never claims more than the file holds. It names the work (`job`) so that a partial from a
+/// different pipeline or input is never continued, and it summarizes the stored chunks
+/// (`chunks`) so that a resumed run can check the file still is what the checkpoint left.
+struct Checkpoint: Codable, Equatable {
+    static let currentFormat = "h5batch checkpoint 1"
+
+    var format = Checkpoint.currentFormat
+    /// Chosen when the partial file was created; also stored on its dataset.
+    var runID: String
+    var job: JobIdentity
+    var dataset: String
+    /// Rows before this one are in the partial file.
+    var rowsDone: Int
+    var rowsTotal: Int
+    /// The partial file's size at the checkpoint: anything past it was written afterwards.
+    var fileBytes: Int
+    /// The end-of-allocation address in the file's superblock at the checkpoint. A later flush
+    /// (one a crash cut short) changes it.
+    var endOfAllocation: Int
+    var chunks: ChunkLedger.Summary
+    /// When the checkpoint was saved (ISO 8601).
+    var saved: String
+
+    private enum CodingKeys: String, CodingKey {
+        // Snake case is "run_id", which converts back to "runId", not "runID".
+        case format, runID = "runId", job, dataset, rowsDone, rowsTotal, fileBytes, endOfAllocation, chunks, saved
+    }
+
+    /// The attribute on the output dataset that holds `runID`.
+    static let runIDAttribute = "h5batch_run_id"
+
+    static func path(forOutput output: String) -> String { output + ".checkpoint" }
+
+    /// The record at `path`: nil when there is none; throws when it cannot be read or parsed.
+    static func read(_ path: String) throws -> Checkpoint? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw H5BatchError(.io, "cannot read \(path)")
+        }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        guard let record = try? decoder.decode(Checkpoint.self, from: data), record.format == currentFormat else {
+            throw H5BatchError(.data, "\(path) is not a checkpoint this version of h5batch writes")
+        }
+        return record
+    }
+
+    func write(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try DurableFile.write(try encoder.encode(self) + Data("\n".utf8), to: path)
+    }
+}
+
+/// What a run's result depends on: h5batch's version, the resolved pipeline and the files it
+/// reads (identified by path, size and modification time).
+struct JobIdentity: Codable, Equatable {
+    struct SourceFile: Codable, Equatable {
+        var path: String
+        var bytes: Int
+        /// Modification time in nanoseconds since 1970.
+        var modified: Int
+    }
+
+    var version: String
+    var pipeline: String
+    var sources: [SourceFile]
+
+    init(config: PipelineConfig, batchRows: Int, chunkRows: Int) throws {
+        version = H5BatchVersion.string
+        pipeline = config.resolvedJSON(batchRows: batchRows, chunkRows: chunkRows)
+        var seen = Set<String>()
+        sources = []
+        for file in [config.input?.file].compactMap({ $0 }) + config.stages.compactMap(\.file) {
+            let path = absolutePath(file)
+            guard seen.insert(path).inserted else { continue }
+            var info = stat()
+            guard stat(path, &info) == 0 else {
+                throw H5BatchError(.notFound, "cannot read \(file): \(String(cString: strerror(errno)))")
+            }
+            sources.append(SourceFile(path: path, bytes: Int(info.st_size),
+                                      modified: Int(info.st_mtim.tv_sec) * 1_000_000_000 + Int(info.st_mtim.tv_nsec)))
+        }
+    }
+
+    /// Why a partial written for `recorded` cannot be continued as this job, or nil if it can.
+    func difference(from recorded: JobIdentity) -> String? {
+        if version != recorded.version {
+            return "it was written by h5batch \(recorded.version), this is \(version)"
+        }
+        if pipeline != recorded.pipeline { return "it was written by a different pipeline" }
+        for source in sources {
+            guard let old = recorded.sources.first(where: { $0.path == source.path }) else {
+                return "it was written by a pipeline that did not read \(source.path)"
+            }
+            if old != source { return "\(source.path) has changed since" }
+        }
+        return nil
+    }
+}

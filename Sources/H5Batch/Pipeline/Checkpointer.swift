@@ -1,0 +1,66 @@
+import Foundation
+
+/// Saves checkpoints of a partial output while a run writes it, on the I/O lane.
+///
+/// A checkpoint flushes the file (the only time its metadata reaches the disk: it is opened
+/// with `postponingMetadataWrites`), syncs it, and then replaces the checkpoint record. Between
+/// checkpoints HDF5 only appends raw data past the flushed end, so after a crash at any point
+/// the file still holds the last checkpoint's state, which the record describes.
+final class Checkpointer {
+    let file: HDF5File
+    let dataset: Dataset
+    let recordPath: String
+    /// Seconds between checkpoints; 0 saves one after every batch.
+    let interval: Double
+    private var ledger: ChunkLedger
+    private var template: Checkpoint
+    private let onEvent: (@Sendable (RunEvent) -> Void)?
+    /// The last checkpoint saved, by this run or the run it continues.
+    private(set) var saved: Checkpoint?
+    private var lastSave: Double
+
+    init(file: HDF5File, dataset: Dataset, recordPath: String, interval: Double, ledger: ChunkLedger,
+         template: Checkpoint, resumedFrom: Checkpoint?, onEvent: (@Sendable (RunEvent) -> Void)?) {
+        self.file = file
+        self.dataset = dataset
+        self.recordPath = recordPath
+        self.interval = interval
+        self.ledger = ledger
+        self.template = template
+        self.saved = resumedFrom
+        self.onEvent = onEvent
+        lastSave = now()
+    }
+
+    var rowsSaved: Int { saved?.rowsDone ?? 0 }
+
+    /// Called after each write, in row order: saves a checkpoint once the interval has passed.
+    func written(upTo row: Int) throws {
+        if now() - lastSave >= interval { try save(upTo: row) }
+    }
+
+    /// Saves a checkpoint now: rows before `row` are written.
+    func save(upTo row: Int) throws {
+        try translatingHDF5Errors(otherwise: .io) {
+            // The raw data first, while the file's metadata still is the last checkpoint's: the
+            // window in which a crash finds the metadata newer than the record (and the run must
+            // start over) is then only the flush of a few kilobytes and the record's write.
+            try DurableFile.sync(file.path)
+            try file.flush()
+            try DurableFile.sync(file.path)
+            var record = template
+            record.rowsDone = row
+            record.fileBytes = try file.sizeOnDisk()
+            guard let end = Superblock.endOfAllocation(ofFileAt: file.path) else {
+                throw H5BatchError(.io, "cannot read the superblock of \(file.path) back")
+            }
+            record.endOfAllocation = end
+            record.chunks = try ledger.summary(upTo: row, in: dataset)
+            record.saved = ISO8601DateFormatter().string(from: Date())
+            try record.write(to: recordPath)
+            saved = record
+        }
+        lastSave = now()
+        onEvent?(.checkpointSaved(rowsDone: row, rowsTotal: template.rowsTotal))
+    }
+}
