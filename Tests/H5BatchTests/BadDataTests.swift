@@ -268,6 +268,66 @@ struct BadDataTests {
             let line = try expectFailure(work, input: damaged, dataset: "/x", message: "\(damaged): the file is damaged", exact: false)
             #expect(line.contains("cannot"), "\(line)")
         }
+        // A damaged dimension in the dataset's header: libhdf5 opens it as 386,547,056,840 rows
+        // of fill values (a run that would never end) unless h5batch checks it.
+        var dataspace = Data()
+        for value: UInt64 in [200, 8, 200, 8] { withUnsafeBytes(of: value.littleEndian) { dataspace.append(contentsOf: $0) } }
+        let at = try #require(bytes.range(of: dataspace), "no dataspace message in the file").lowerBound
+        let damaged = work.file("damaged-shape.h5")
+        try bytes.write(to: URL(fileURLWithPath: damaged))
+        try flipByte(damaged, at: at + 4)
+        try expectFailure(work, input: damaged, dataset: "/x", message: "cannot read the description of /x in \(damaged): "
+                          + "the file is damaged: the dataset's shape [386547056840, 8] exceeds its maximum shape [200, 8]")
+        // A damaged chunk dimension (the layout message stores 50, 8 and the element size 4 as
+        // 32-bit numbers): libhdf5 opened it and h5batch crashed inside H5Dread.
+        var layout = Data()
+        for value: UInt32 in [50, 8, 4] { withUnsafeBytes(of: value.littleEndian) { layout.append(contentsOf: $0) } }
+        let chunkAt = try #require(bytes.range(of: layout), "no layout message in the file").lowerBound
+        let badChunks = work.file("damaged-chunks.h5")
+        try bytes.write(to: URL(fileURLWithPath: badChunks))
+        try flipByte(badChunks, at: chunkAt + 6)
+        for mode in ["minibatch", "full"] {
+            try expectFailure(work, input: badChunks, dataset: "/x", run: "{ mode: \(mode) }",
+                              message: "cannot read the description of /x in \(badChunks): "
+                              + "the file is damaged: chunks of [50, 5898248] do not fit the dataset's maximum shape [200, 8]")
+        }
+        // A damaged size in the datatype message (IEEE float32: class and flags 11 20 1f 00, then
+        // the size, 4): libhdf5 copies each chunk out past the end of its buffer, which read
+        // garbage (94 bytes) or crashed the process (251 bytes).
+        let datatype = Data([0x11, 0x20, 0x1f, 0x00, 0x04, 0x00, 0x00, 0x00])
+        let typeAt = try #require(bytes.range(of: datatype), "no datatype message in the file").lowerBound
+        let badType = work.file("damaged-type.h5")
+        try bytes.write(to: URL(fileURLWithPath: badType))
+        try flipByte(badType, at: typeAt + 4)  // 4 ^ 0x5A = 94 bytes
+        try expectFailure(work, input: badType, dataset: "/x", message: "cannot read the description of /x in \(badType): "
+                          + "it stores 94-byte numbers, wider than the 16 bytes h5batch reads (is the file damaged?)")
+    }
+
+    @Test("a damaged chunk address in the chunk index: exit 65, on both read paths")
+    func damagedChunkIndex() throws {
+        let work = Workspace()
+        // Raw-chunk path: h5batch looks the chunk up itself (a Swift integer trap before).
+        let raw = work.file("raw.h5")
+        try generate([raw, "--dataset", "x", "--shape", "200x8", "--chunk-rows", "50", "--compression", "gzip"])
+        // HDF5's path: chunks that split the rows.
+        let split = work.file("split.h5")
+        try writeDataset(split, "x", shape: [200, 8], chunks: [50, 4], gzip: 4)
+        for (file, origin) in [(raw, [50, 0]), (split, [50, 4])] {
+            let address = try chunkLocation(file, "x", origin).address
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: file))
+            var pattern = Data()
+            withUnsafeBytes(of: UInt64(address).littleEndian) { pattern.append(contentsOf: $0) }
+            let at = try #require(bytes.range(of: pattern), "the chunk index does not hold \(address)").lowerBound
+            try flipByte(file, at: at + 7)  // the address's top byte: far past the end of the file
+        }
+        for mode in ["minibatch", "full"] {
+            try expectFailure(work, input: raw, dataset: "/x", run: "{ mode: \(mode) }",
+                              message: "cannot look up the chunk at [50, 0] of /x in \(raw): the file is damaged: its chunk index places the chunk at bytes",
+                              exact: false)
+            try expectFailure(work, input: split, dataset: "/x", run: "{ mode: \(mode) }",
+                              message: "cannot read the stored chunk holding rows 50..<100, columns 4..<8 of /x in \(split): the file is damaged: it refers to bytes",
+                              exact: false)
+        }
     }
 
     // MARK: - Inputs h5batch cannot read

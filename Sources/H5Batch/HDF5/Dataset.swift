@@ -47,16 +47,59 @@ public final class Dataset {
         let rank = Int(H5Sget_simple_extent_ndims(space.id))
         guard rank >= 0 else { throw HDF5Error.fromStack(operation: what) }
         var dims = [hsize_t](repeating: 0, count: rank)
-        try check(H5Sget_simple_extent_dims(space.id, &dims, nil), what)
+        var maxDims = [hsize_t](repeating: 0, count: rank)
+        try check(H5Sget_simple_extent_dims(space.id, &dims, &maxDims), what)
+        // libhdf5 does not check this when it opens a dataset: a damaged dimension (found by
+        // flipping a byte of a dataset's header) reads as 10¹² rows of fill values, a run that
+        // never ends instead of an error.
+        let text = { (values: [hsize_t]) in
+            "[" + values.map { $0 == hsize_t.max ? "unlimited" : String($0) }.joined(separator: ", ") + "]"
+        }
+        if zip(dims, maxDims).contains(where: { $0 > $1 }) {
+            throw HDF5Error(operation: what, detail: "the file is damaged: the dataset's shape \(text(dims)) exceeds its maximum shape \(text(maxDims))",
+                            reason: .corrupt)
+        }
+        // Element counts and byte sizes must fit in an Int (a sparse dataset may claim more).
+        let elements = dims.reduce((value: UInt64(1), overflow: false)) { total, dim in
+            let product = total.value.multipliedReportingOverflow(by: UInt64(dim))
+            return (product.partialValue, total.overflow || product.overflow)
+        }
+        if elements.overflow || elements.value > UInt64(Int.max) / 16 {
+            throw HDF5Error(operation: what, detail: "its shape \(text(dims)) holds more elements than h5batch can address",
+                            reason: .corrupt)
+        }
         shape = dims.map { Int($0) }
         let type = Handle(try checkID(H5Dget_type(handle.id), what), closer: H5Tclose)
         elementType = try ElementType.describing(type.id)
+        // Numbers wider than 16 bytes do not occur in practice, but a damaged size field makes
+        // them (a float32 read as 251 bytes): libhdf5 then copies each chunk out of a buffer that
+        // size would need, past its end, and the process crashed.
+        if elementType.isNumeric && elementType.size > 16 {
+            throw HDF5Error(operation: what, detail: "it stores \(elementType.size)-byte numbers, wider than the 16 bytes h5batch reads "
+                            + "(is the file damaged?)", reason: .typeConversion)
+        }
         let creation = Handle(try checkID(H5Dget_create_plist(handle.id), what), closer: H5Pclose)
         switch H5Pget_layout(creation.id) {
         case H5D_CHUNKED:
             var chunk = [hsize_t](repeating: 0, count: max(rank, 1))
             guard H5Pget_chunk(creation.id, Int32(rank), &chunk) >= 0 else { throw HDF5Error.fromStack(operation: what) }
-            layout = .chunked(chunk.prefix(rank).map { Int($0) })
+            // libhdf5 refuses to create chunks larger than a fixed dimension, but does not check
+            // when it opens one: a damaged chunk dimension crashed h5batch inside H5Dread.
+            let chunks = Array(chunk.prefix(rank))
+            if zip(chunks, maxDims).contains(where: { $0 == 0 || ($1 != hsize_t.max && $0 > max($1, 1)) }) {
+                throw HDF5Error(operation: what, detail: "the file is damaged: chunks of \(text(chunks)) do not fit the dataset's maximum shape \(text(maxDims))",
+                                reason: .corrupt)
+            }
+            // HDF5 chunks hold less than 4 GiB.
+            let chunkBytes = chunks.reduce(UInt64(elementType.size)) { total, dim in
+                let product = total.multipliedReportingOverflow(by: UInt64(dim))
+                return product.overflow ? UInt64.max : product.partialValue
+            }
+            if chunkBytes >= 1 << 32 {
+                throw HDF5Error(operation: what, detail: "the file is damaged: chunks of \(text(chunks)) hold 4 GiB or more, more than HDF5 allows",
+                                reason: .corrupt)
+            }
+            layout = .chunked(chunks.map { Int($0) })
         case H5D_COMPACT: layout = .compact
         case H5D_VIRTUAL: layout = .virtual
         case H5D_CONTIGUOUS: layout = .contiguous
