@@ -5,7 +5,7 @@ SWIFT ?= swift
 APT_PACKAGES := pkg-config libhdf5-dev libopenblas-dev libdeflate-dev hdf5-tools
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build demo test bench clean
+.PHONY: all deps build demo test sanitize bench clean
 
 all: build
 
@@ -29,6 +29,19 @@ demo: build
 test: deps
 	$(SWIFT) build --build-tests
 	H5BATCH_BIN="$(CURDIR)/.build/debug/h5batch" $(SWIFT) test
+
+# The whole test suite under ThreadSanitizer, then AddressSanitizer (with LeakSanitizer). The
+# binary the end-to-end tests run is the sanitized build too, and a report from it changes its
+# exit status (to 86 or 87), which fails the test that ran it. Separate build folders, so the
+# regular build stays as it is.
+SANITIZE_OPTIONS := halt_on_error=1:abort_on_error=0
+sanitize: deps
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build/sanitize-thread
+	H5BATCH_BIN="$(CURDIR)/.build/sanitize-thread/debug/h5batch" TSAN_OPTIONS="$(SANITIZE_OPTIONS):exitcode=86" \
+	  $(SWIFT) test --skip-build --sanitize=thread --scratch-path .build/sanitize-thread
+	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build/sanitize-address
+	H5BATCH_BIN="$(CURDIR)/.build/sanitize-address/debug/h5batch" ASAN_OPTIONS="$(SANITIZE_OPTIONS):exitcode=87:detect_leaks=1" \
+	  $(SWIFT) test --skip-build --sanitize=address --scratch-path .build/sanitize-address
 
 # Benchmark against h5py, dask and the hardware floors (see bench/README.md); needs
 # python3 -m pip install -r bench/requirements.txt.

@@ -210,7 +210,8 @@ struct ResumeTests {
         #expect(folder.contents == ["p.yaml"], "left behind: \(folder.contents)")
     }
 
-    @Test("a full disk (file-size limit): exit 74, no output, and --resume continues once there is room")
+    @Test("a full disk (file-size limit): exit 74, no output, and --resume continues once there is room",
+          .disabled(if: underThreadSanitizer, "ThreadSanitizer's runtime crashes under a file-size limit"))
     func fullDiskResumes() throws {
         let folder = TemporaryFolder()
         let pipeline = Pipeline()
@@ -334,6 +335,10 @@ struct ResumeTests {
     }
 }
 
+/// Whether the tests run under `make sanitize`'s ThreadSanitizer, whose runtime dies of SIGBUS
+/// in a process with a small file-size limit (ulimit -f), before h5batch does anything.
+let underThreadSanitizer = ProcessInfo.processInfo.environment["TSAN_OPTIONS"] != nil
+
 /// The fields of a checkpoint record the tests look at.
 struct CheckpointFields {
     let rowsDone: Int
@@ -376,11 +381,12 @@ final class BackgroundRun {
         return (status, text)
     }
 
-    /// Polls until the run saves a checkpoint of `output` with some rows done; nil if the run
-    /// ends first.
-    func waitForCheckpoint(at output: String) -> CheckpointFields? {
+    /// Polls until the run saves a checkpoint of `output` with some, not all, rows done; nil if
+    /// the run ends first.
+    func waitForCheckpoint(at output: String, rows: Int = ResumeTests.fixture.rows) -> CheckpointFields? {
         while process.isRunning {
-            if let fields = CheckpointFields.read(Checkpoint.path(forOutput: output)), fields.rowsDone > 0 { return fields }
+            if let fields = CheckpointFields.read(Checkpoint.path(forOutput: output)),
+               fields.rowsDone > 0 && fields.rowsDone < rows { return fields }
             usleep(2_000)
         }
         return nil

@@ -2,7 +2,8 @@ import Foundation
 
 /// The runs `h5batch bench` makes and how their results combine.
 public struct BenchSweep: Sendable, Equatable {
-    /// One (mode, batch rows, workers) combination; full mode ignores the batch rows.
+    /// One (mode, batch rows, workers) combination; full mode runs at the pipeline's batch rows
+    /// (`batchRows` 0).
     public struct Combination: Sendable, Equatable, Hashable {
         public var mode: PipelineConfig.Mode
         public var batchRows: Int

@@ -55,7 +55,9 @@ final class BatchWriter {
             return
         }
         let first = batch.chunks(of: layout.chunkRows).lowerBound
-        for stored in batch.stored {
+        // A resumed run's first batch may start below the checkpoint: its chunks there are in
+        // the file already and are never written again.
+        for stored in batch.stored where stored.chunk * layout.chunkRows >= completeRows {
             let bytes: UnsafeRawBufferPointer
             switch stored.location {
             case .bytes:

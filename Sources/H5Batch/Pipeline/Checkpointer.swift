@@ -34,9 +34,10 @@ final class Checkpointer {
 
     var rowsSaved: Int { saved?.rowsDone ?? 0 }
 
-    /// Called after each write, in row order: saves a checkpoint once the interval has passed.
+    /// Called after each write, in row order: saves a checkpoint once the interval has passed
+    /// and there is progress to save.
     func written(upTo row: Int) throws {
-        if now() - lastSave >= interval { try save(upTo: row) }
+        if row > rowsSaved && now() - lastSave >= interval { try save(upTo: row) }
     }
 
     /// Saves a checkpoint now: rows before `row` are written.

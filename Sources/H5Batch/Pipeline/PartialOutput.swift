@@ -70,14 +70,27 @@ struct PartialOutput {
     private func create(_ expected: Expectation) throws -> Opened {
         // The old record must go first: it describes the old file, not the new one.
         try DurableFile.remove(recordPath)
-        let file = try translatingHDF5Errors(otherwise: .cannotCreate) {
-            try HDF5File.create(path, postponingMetadataWrites: true)
+        let file: HDF5File
+        do {
+            file = try translatingHDF5Errors(otherwise: .cannotCreate) {
+                try HDF5File.create(path, postponingMetadataWrites: true)
+            }
+        } catch {
+            discard()
+            throw error
         }
         let runID = UUID().uuidString
-        let dataset = try translatingHDF5Errors(otherwise: .cannotCreate) {
-            let dataset = try expected.create(file)
-            try dataset.setAttribute(Checkpoint.runIDAttribute, string: runID)
-            return dataset
+        let dataset: Dataset
+        do {
+            dataset = try translatingHDF5Errors(otherwise: .cannotCreate) {
+                let dataset = try expected.create(file)
+                try dataset.setAttribute(Checkpoint.runIDAttribute, string: runID)
+                return dataset
+            }
+        } catch {
+            file.abandon()
+            discard()
+            throw error
         }
         let ledger = expected.chunks.flatMap { ChunkGrid(shape: expected.shape, chunks: $0) }.map(ChunkLedger.init)
         return Opened(file: file, dataset: dataset, runID: runID, ledger: ledger, resumedFrom: nil)

@@ -9,8 +9,8 @@ import Foundation
 /// that was stopped, killed or cut off by a full disk be continued (`Options.resume`); a run
 /// that fails with nothing worth keeping leaves nothing behind.
 ///
-/// OpenBLAS's thread count is process-wide and each mode sets it (one per worker in mini-batch
-/// mode, all cores in full mode): run one pipeline at a time per process.
+/// OpenBLAS's thread count is process-wide; a run sets it to one (every worker multiplies its own
+/// batches): run one pipeline at a time per process.
 public final class PipelineRunner {
     public struct Options: Sendable {
         /// Replace an existing output file.
@@ -99,15 +99,14 @@ public final class PipelineRunner {
         if lock == nil { lock = try OutputLock.acquire(for: outputPath) }
         let partial = PartialOutput(outputPath: outputPath)
         let outputShape = job.input.leadingShape + [job.chain.outputWidth]
-        let cacheRows = batchRows
         let identity = try JobIdentity(config: config, batchRows: batchRows, chunkRows: outputChunkRows)
         let output = try partial.open(resume: options.resume, expecting: PartialOutput.Expectation(
             identity: identity,
             dataset: job.outputDataset, shape: outputShape,
             chunks: rows > 0 ? BatchPlan.chunkShape(rows: outputChunkRows, leading: job.input.leadingShape, width: job.chain.outputWidth) : nil,
             rows: rows,
-            create: { file in try job.createOutput(in: file, config: self.config.output, chunkRows: outputChunkRows, cacheRows: cacheRows) },
-            open: { file in try job.openOutput(in: file, config: self.config.output, cacheRows: cacheRows) }
+            create: { file in try job.createOutput(in: file, config: self.config.output, chunkRows: outputChunkRows) },
+            open: { file in try job.openOutput(in: file) }
         ), onEvent: options.onEvent)
 
         // A checkpoint's row is a chunk boundary of the output, not always a batch boundary:
@@ -139,15 +138,15 @@ public final class PipelineRunner {
                 if let checkpointer, writer.completeRows > checkpointer.rowsSaved { try checkpointer.save(upTo: writer.completeRows) }
                 throw stoppedError(saved: checkpointer?.saved, partial: partial.path)
             }
-            // A last checkpoint, then a close with nothing left to write: a crash before the
-            // rename leaves a partial that a resumed run only has to rename.
-            try checkpointer?.save(upTo: rows)
+            // No last checkpoint: its syncs would cost short runs more than the run itself, and
+            // a crash between the close and the rename (which a resumed run would detect by the
+            // changed superblock, and start over) is a window of milliseconds.
             try translatingHDF5Errors(otherwise: .io) { try output.file.close() }
             try OutputTarget.commit(partial: partial.path, to: outputPath)
             try? DurableFile.remove(partial.recordPath)
         } catch let error as H5BatchError {
             output.file.abandon()
-            guard let saved = checkpointer?.saved, error.isResumable else {
+            guard let saved = checkpointer?.saved, saved.rowsDone > 0, error.isResumable else {
                 partial.discard()
                 throw error
             }
@@ -259,8 +258,8 @@ struct PreparedJob {
     }
 
     /// Creates the output dataset: leading dimensions of the input, the chain's output width,
-    /// chunks of `chunkRows` rows; its chunk cache holds what a batch of `cacheRows` touches.
-    func createOutput(in file: HDF5File, config: PipelineConfig.Output, chunkRows: Int, cacheRows: Int) throws -> Dataset {
+    /// chunks of `chunkRows` rows (see `openOutput` for its chunk cache).
+    func createOutput(in file: HDF5File, config: PipelineConfig.Output, chunkRows: Int) throws -> Dataset {
         let shape = input.leadingShape + [chain.outputWidth]
         var layout = HDF5File.DatasetLayout()
         if input.rowCount > 0 {
@@ -269,16 +268,15 @@ struct PreparedJob {
             layout.shuffle = config.shuffle
         }
         let dataset = try file.createDataset(outputDataset, type: config.dtype, shape: shape, layout: layout)
-        return layout.chunks == nil ? dataset : try openOutput(in: file, config: config, cacheRows: cacheRows)
+        return layout.chunks == nil ? dataset : try openOutput(in: file)
     }
 
-    /// Opens the output dataset of a file made by `createOutput`, with a chunk cache that holds
-    /// the chunks a batch of `cacheRows` writes into (used when a batch does not cover whole
-    /// chunks and HDF5 assembles them).
-    func openOutput(in file: HDF5File, config: PipelineConfig.Output, cacheRows: Int) throws -> Dataset {
+    /// Opens the output dataset of a file made by `createOutput`, without a chunk cache: the
+    /// writer hands HDF5 whole chunks only, so HDF5 can filter and write each one as it comes,
+    /// and a checkpoint's flush is left with nothing but metadata to write.
+    func openOutput(in file: HDF5File) throws -> Dataset {
         let probe = try file.dataset(outputDataset)
-        guard let chunks = probe.chunkShape else { return probe }
-        let cache = BatchPlan.chunkCacheBytes(batchRows: cacheRows, shape: probe.shape, chunks: chunks, elementSize: config.dtype.size)
-        return cache > 1 << 20 ? try file.dataset(outputDataset, chunkCacheBytes: cache) : probe
+        guard probe.chunkShape != nil else { return probe }
+        return try file.dataset(outputDataset, chunkCacheBytes: 0)
     }
 }
