@@ -268,6 +268,14 @@ struct BadDataTests {
             let line = try expectFailure(work, input: damaged, dataset: "/x", message: "\(damaged): the file is damaged", exact: false)
             #expect(line.contains("cannot"), "\(line)")
         }
+        // A symbol table entry whose name offset points outside the group's name heap: libhdf5's
+        // lookup fails with "object not found" among its frames, which read as exit 66.
+        let snod = try #require(bytes.range(of: Data("SNOD".utf8))).lowerBound
+        let badName = work.file("damaged-name.h5")
+        try bytes.write(to: URL(fileURLWithPath: badName))
+        try flipByte(badName, at: snod + 8 + 7)  // the first entry's name offset, top byte
+        try expectFailure(work, input: badName, dataset: "/x",
+                          message: "cannot look up /x in \(badName): the file is damaged (unable to offset into local heap data block)")
         // A damaged dimension in the dataset's header: libhdf5 opens it as 386,547,056,840 rows
         // of fill values (a run that would never end) unless h5batch checks it.
         var dataspace = Data()

@@ -79,7 +79,13 @@ extension HDF5Error {
         _ = H5Eclear2(h5b_E_DEFAULT())
         let frames = collected.frames
         var detail = frames.first.map { cleanDetail($0.desc) } ?? ""
-        let reason = classify(frames.map { ($0.major, $0.minor) }, systemError: frames.first?.desc.contains("errno = ") ?? false)
+        var reason = classify(frames.map { ($0.major, $0.minor) }, systemError: frames.first?.desc.contains("errno = ") ?? false)
+        // Detected inside the file's own structures (a local heap, a B-tree, an object header,
+        // the metadata cache), a failure is damage whatever the frames above it say: a lookup
+        // that meets it also reports "object not found", which would read as a missing dataset.
+        if reason == .notFound || reason == .other, let first = frames.first, structuralMajors.contains(message(of: first.major)) {
+            reason = .corrupt
+        }
         // libhdf5's own words for damage ("wrong B-tree signature") do not say the file is bad.
         if reason == .corrupt && !detail.hasPrefix("the file is") {
             detail = detail.isEmpty ? "the file is damaged" : "the file is damaged (\(detail))"
@@ -119,6 +125,10 @@ extension HDF5Error {
         "Unable to protect metadata",
     ]
 
+    /// The texts of libhdf5's major error codes for the file's structures: `H5E_HEAP`,
+    /// `H5E_BTREE`, `H5E_OHDR` and `H5E_CACHE`.
+    private static let structuralMajors: Set<String> = ["Heap", "B-Tree node", "Object header", "Object cache"]
+
     /// The text libhdf5 registered for an error code (`H5Eget_msg`).
     private static func message(of code: hid_t) -> String {
         var buffer = [CChar](repeating: 0, count: 128)
@@ -133,6 +143,9 @@ extension HDF5Error {
             .joined(separator: " ")
         if let truncated = truncationDetail(line) { return truncated }
         if let overflow = overflowDetail(line) { return overflow }
+        // "ran off the end of the buffer: current p = 0x…, p_size = 32, p_end = 0x…": addresses
+        // of this process's memory mean nothing to a user.
+        if line.hasPrefix("ran off the end of the buffer") { return "ran off the end of the buffer" }
         guard let marker = line.range(of: "error message = '"),
               let end = line[marker.upperBound...].firstIndex(of: "'") else { return line }
         let what = line[..<(line.firstIndex(of: ":") ?? line.endIndex)]

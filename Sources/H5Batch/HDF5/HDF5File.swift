@@ -137,7 +137,8 @@ public final class HDF5File {
         guard !prefix.isEmpty else { return false }
         let object = H5Oopen(handle.id, prefix, h5b_P_DEFAULT())
         guard object >= 0 else {
-            _ = H5Eclear2(h5b_E_DEFAULT())
+            let error = HDF5Error.fromStack(operation: "open \(prefix) in \(self.path)")
+            if error.reason == .corrupt { throw error }  // a damaged object header
             return false  // a dangling soft or external link
         }
         defer { H5Oclose(object) }
