@@ -14,9 +14,17 @@ extension Dataset {
     func locatingDamage(_ error: HDF5Error, in blocks: [Block]) -> HDF5Error {
         guard [.filterFailed, .corrupt, .io].contains(error.reason),
               let chunks = chunkShape, chunks.count == rank, rank > 0, chunks.allSatisfy({ $0 > 0 }) else { return error }
-        for origin in chunkOrigins(covering: blocks, chunks: chunks) {
+        let origins = chunkOrigins(covering: blocks, chunks: chunks)
+        for (index, origin) in origins.enumerated() {
             let count = zip(zip(origin, chunks), shape).map { min($0.0 + $0.1, $1) - $0.0 }
             if let failure = readBlock(start: origin, count: count) {
+                // Damage outside the chunks (a fill value message, say) fails every chunk alike:
+                // naming the first would blame it wrongly. A filter failure is the chunk's own.
+                if failure.reason != .filterFailed, let next = origins.dropFirst(index + 1).first,
+                   let other = readBlock(start: next, count: zip(zip(next, chunks), shape).map { min($0.0 + $0.1, $1) - $0.0 }),
+                   other.detail == failure.detail {
+                    return failure.reason == .other ? error : HDF5Error(operation: error.operation, detail: failure.detail, reason: failure.reason)
+                }
                 let what = "read the stored chunk holding \(Self.describe(start: origin, count: count, shape: shape)) of \(name) in \(file.path)"
                 // A filter that fails on one chunk means that chunk's bytes are damaged.
                 let damaged = failure.reason == .filterFailed && !failure.detail.hasPrefix("the file is")

@@ -86,6 +86,12 @@ extension HDF5Error {
         if reason == .notFound || reason == .other, let first = frames.first, structuralMajors.contains(message(of: first.major)) {
             reason = .corrupt
         }
+        // An address or a fill value "out of range" (a chunk placed in the space libhdf5 keeps
+        // for itself, say) comes from the file's own numbers, not from the disk: no errno.
+        if reason != .corrupt, let first = frames.first, !first.desc.contains("errno = "),
+           message(of: first.minor) == "Out of range", ["Low-level I/O", "Property lists"].contains(message(of: first.major)) {
+            reason = .corrupt
+        }
         // libhdf5's own words for damage ("wrong B-tree signature") do not say the file is bad.
         if reason == .corrupt && !detail.hasPrefix("the file is") {
             detail = detail.isEmpty ? "the file is damaged" : "the file is damaged (\(detail))"
