@@ -8,7 +8,7 @@ struct JSONReader {
     private var index = 0
     private var line = 1
     private var depth = 0
-    private static let maximumDepth = 64
+    private static let maximumDepth = ConfigDocument.maximumDepth
 
     init(text: String, path: String) {
         self.bytes = Array(text.utf8)
@@ -79,6 +79,7 @@ struct JSONReader {
         defer { depth -= 1 }
         index += 1
         var entries: [(key: String, keyLine: Int, value: ConfigNode)] = []
+        var keys: Set<String> = []
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
@@ -89,11 +90,11 @@ struct JSONReader {
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a quoted key") }
             let keyLine = line
             let key = try readString()
-            if entries.contains(where: { $0.key == key }) {
-                throw H5BatchError(.usage, "\(path):\(keyLine): duplicate key '\(key)'")
+            guard keys.insert(key).inserted else {
+                throw H5BatchError(.usage, "\(path):\(keyLine): duplicate key \(quote(key))")
             }
             skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':' after key '\(key)'") }
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':' after key \(quote(key))") }
             index += 1
             entries.append((key, keyLine, try readValue()))
             skipWhitespace()
@@ -209,7 +210,8 @@ struct JSONReader {
     }
 
     private mutating func readHex4() throws -> UInt32 {
-        guard index + 4 <= bytes.count,
+        // Four hex digits exactly: UInt32(_:radix:) alone would also take a sign.
+        guard index + 4 <= bytes.count, bytes[index..<index + 4].allSatisfy({ UnicodeScalar($0).properties.isASCIIHexDigit }),
               let value = UInt32(String(decoding: bytes[index..<index + 4], as: UTF8.self), radix: 16) else {
             throw fail("invalid \\u escape")
         }

@@ -48,6 +48,11 @@ public struct PipelineConfig: Sendable, Equatable {
         public init() {}
     }
 
+    /// The most `run.batch_rows` and `output.chunk_rows` may be: 2³⁰ rows, already 4 GiB of
+    /// float32 per batch buffer at one value a row. Beyond it, sizes computed from them could
+    /// overflow.
+    public static let maximumRows = 1 << 30
+
     public var input: Input?
     public var output: Output
     public var run: Run
@@ -119,7 +124,7 @@ public enum MemoryLimit: Sendable, Equatable, CustomStringConvertible {
             scale = factor
             break
         }
-        guard let value = Double(number), value > 0, value * scale < 9e18 else { return nil }
+        guard let value = Double(number), value * scale >= 1, value * scale < 9e18 else { return nil }
         self = .bytes(Int(value * scale))
     }
 

@@ -78,7 +78,7 @@ private struct Reader {
         if let n = f["dtype"] {
             output.dtype = try choice(n, "output.dtype", [StorageType.float16, .float32, .float64])
         }
-        if let n = f["chunk_rows"] { output.chunkRows = try integer(n, "output.chunk_rows", min: 1) }
+        if let n = f["chunk_rows"] { output.chunkRows = try rows(n, "output.chunk_rows") }
         if let n = f["compression"] {
             output.compression = n.isNull ? .none : try choice(n, "output.compression", PipelineConfig.Compression.allCases)
         }
@@ -94,7 +94,7 @@ private struct Reader {
         let f = try fields(node, "run", allowed: ["mode", "batch_rows", "workers", "memory_limit"])
         var run = PipelineConfig.Run()
         if let n = f["mode"] { run.mode = try choice(n, "run.mode", PipelineConfig.Mode.allCases) }
-        if let n = f["batch_rows"] { run.batchRows = try integer(n, "run.batch_rows", min: 1) }
+        if let n = f["batch_rows"] { run.batchRows = try rows(n, "run.batch_rows") }
         if let n = f["workers"] {
             if case .scalar("auto", _) = n.value { run.workers = nil } else {
                 run.workers = try integer(n, "run.workers", min: 1, max: 1024, expected: "a positive integer or auto")
@@ -103,7 +103,7 @@ private struct Reader {
         if let n = f["memory_limit"] {
             let text = try scalarText(n, "run.memory_limit", expected: "a size like 4GiB or a percentage like 80%")
             guard let limit = MemoryLimit(parsing: text) else {
-                throw fail(n, "run.memory_limit", "'\(text)' is not a size like 4GiB or a percentage like 80%")
+                throw fail(n, "run.memory_limit", "\(quote(text)) is not a size like 4GiB or a percentage like 80%")
             }
             run.memoryLimit = limit
         }
@@ -177,7 +177,7 @@ private struct Reader {
             let p = try params(["alpha"])
             return .elu(alpha: try p["alpha"].map { try number($0, "\(at).alpha") } ?? 1.0)
         default:
-            throw fail(node, key, "unknown stage '\(name)' (known: \(Self.stageNames.joined(separator: ", ")))")
+            throw fail(node, key, "unknown stage \(quote(name)) (known: \(Self.stageNames.joined(separator: ", ")))")
         }
     }
 
@@ -191,7 +191,7 @@ private struct Reader {
         for entry in entries {
             guard allowed.contains(entry.key) else {
                 let known = allowed.isEmpty ? "it takes no parameters" : "known: \(allowed.joined(separator: ", "))"
-                throw H5BatchError(.usage, "\(path):\(entry.keyLine): \(key): unknown key '\(entry.key)' (\(known))")
+                throw H5BatchError(.usage, "\(path):\(entry.keyLine): \(key): unknown key \(quote(entry.key)) (\(known))")
             }
             result[entry.key] = entry.value
         }
@@ -205,9 +205,14 @@ private struct Reader {
         return text
     }
 
+    /// A file or dataset name: not empty, and without control characters (a NUL would cut the
+    /// name short where it reaches C, a newline would split error messages).
     func string(_ node: ConfigNode, _ key: String) throws -> String {
         let text = try scalarText(node, key, expected: "a string")
         guard !text.isEmpty else { throw fail(node, key, "must not be empty") }
+        guard !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw fail(node, key, "\(quote(text)) contains a control character")
+        }
         return text
     }
 
@@ -219,7 +224,7 @@ private struct Reader {
 
     func datasetPath(_ node: ConfigNode, _ key: String) throws -> String {
         let text = try string(node, key)
-        guard text.split(separator: "/").count > 0 else { throw fail(node, key, "'\(text)' is not a dataset path") }
+        guard text.split(separator: "/").count > 0 else { throw fail(node, key, "\(quote(text)) is not a dataset path") }
         return text
     }
 
@@ -231,6 +236,15 @@ private struct Reader {
         guard value >= min, value <= max else {
             let range = max == Int.max ? "at least \(min)" : "from \(min) to \(max)"
             throw fail(node, key, "\(value) is out of range (\(range))")
+        }
+        return value
+    }
+
+    /// A row count: at least 1, at most `PipelineConfig.maximumRows`.
+    func rows(_ node: ConfigNode, _ key: String) throws -> Int {
+        let value = try integer(node, key, min: 1)
+        guard value <= PipelineConfig.maximumRows else {
+            throw fail(node, key, "\(value) is out of range (at most \(PipelineConfig.maximumRows), that is 2^30 rows)")
         }
         return value
     }
