@@ -54,8 +54,16 @@ extension Dataset {
         enterHDF5()
         var start = offset.map { hsize_t($0) }
         var mask: UInt32 = 0
-        try check(H5Dread_chunk(handle.id, h5b_P_DEFAULT(), &start, &mask, buffer),
-                  "read the stored chunk at \(offset) of \(name) in \(file.path)")
+        let what = "read the stored chunk at \(offset) of \(name) in \(file.path)"
+        guard H5Dread_chunk(handle.id, h5b_P_DEFAULT(), &start, &mask, buffer) >= 0 else {
+            let error = HDF5Error.fromStack(operation: what)
+            // Only chunks that storedChunkLocation found in the index are read. libhdf5 1.10
+            // looks the chunk up again another way, and when a damaged index answers the two
+            // differently, the read fails as if the disk had ("Read failed", exit 74).
+            guard error.detail == "chunk address isn't defined" else { throw error }
+            throw HDF5Error(operation: what, detail: "the file is damaged: its chunk index does not find the chunk it lists",
+                            reason: .corrupt)
+        }
         return mask
     }
 

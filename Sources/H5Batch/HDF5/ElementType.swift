@@ -62,13 +62,19 @@ public struct ElementType: Sendable, Equatable, CustomStringConvertible {
         let bigEndian = H5Tget_order(type) == H5T_ORDER_BE
         let fullWidth = H5Tget_precision(type) == size * 8 && H5Tget_offset(type) == 0
         switch cls {
-        case H5T_INTEGER:
-            let signed = H5Tget_sign(type) == H5T_SGN_2
-            return ElementType(kind: signed ? .signedInteger : .unsignedInteger, size: size, isBigEndian: bigEndian,
-                               hasStandardLayout: fullWidth)
-        case H5T_FLOAT:
-            return ElementType(kind: .float, size: size, isBigEndian: bigEndian,
-                               hasStandardLayout: fullWidth && isIEEE(type, size: size))
+        case H5T_INTEGER, H5T_FLOAT:
+            let number = cls == H5T_FLOAT
+                ? ElementType(kind: .float, size: size, isBigEndian: bigEndian, hasStandardLayout: fullWidth && isIEEE(type, size: size))
+                : ElementType(kind: H5Tget_sign(type) == H5T_SGN_2 ? .signedInteger : .unsignedInteger, size: size,
+                              isBigEndian: bigEndian, hasStandardLayout: fullWidth)
+            // Reads convert to float32 through libhdf5; a number it has no conversion for (a
+            // damaged exponent size, say) would fail every read as if the disk had.
+            var conversion: UnsafeMutablePointer<H5T_cdata_t>? = nil
+            guard H5Tfind(type, h5b_T_NATIVE_FLOAT(), &conversion) != nil else {
+                _ = H5Eclear2(h5b_E_DEFAULT())
+                return ElementType(kind: .unsupported("unconvertible \(number)"), size: size)
+            }
+            return number
         case H5T_STRING: return ElementType(kind: .unsupported("string"), size: size)
         case H5T_COMPOUND: return ElementType(kind: .unsupported("compound"), size: size)
         case H5T_ENUM: return ElementType(kind: .unsupported("enum"), size: size)

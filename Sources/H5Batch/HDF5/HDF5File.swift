@@ -36,6 +36,8 @@ public final class HDF5File {
         if isHDF5 == 0 {
             throw HDF5Error(operation: "open \(path)", detail: "not an HDF5 file", reason: .notHDF5)
         }
+        // libhdf5 1.10 crashes on some damaged group indexes instead of reporting them.
+        try SymbolTableCheck.verify(path)
         let flags = writable ? h5b_F_ACC_RDWR() : h5b_F_ACC_RDONLY()
         let access = try fileAccess(postponingMetadataWrites: writable && postponingMetadataWrites, "open \(path)")
         let id = H5Fopen(path, flags, access?.id ?? h5b_P_DEFAULT())
