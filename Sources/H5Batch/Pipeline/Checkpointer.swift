@@ -19,15 +19,18 @@ final class Checkpointer {
     private(set) var saved: Checkpoint?
     private var lastSave: Double
 
-    init(file: HDF5File, dataset: Dataset, recordPath: String, interval: Double, ledger: ChunkLedger,
-         template: Checkpoint, resumedFrom: Checkpoint?, onEvent: (@Sendable (RunEvent) -> Void)?) {
-        self.file = file
-        self.dataset = dataset
+    /// Checkpoints of `output` (`rows` in all, the work `identity` names) into `recordPath`.
+    init(output: PartialOutput.Opened, ledger: ChunkLedger, identity: JobIdentity, rows: Int, recordPath: String,
+         interval: Double, onEvent: (@Sendable (RunEvent) -> Void)?) {
+        file = output.file
+        dataset = output.dataset
         self.recordPath = recordPath
         self.interval = interval
         self.ledger = ledger
-        self.template = template
-        self.saved = resumedFrom
+        template = Checkpoint(runID: output.runID, job: identity, dataset: output.dataset.name,
+                              rowsDone: 0, rowsTotal: rows, fileBytes: 0, endOfAllocation: 0,
+                              chunks: ChunkLedger.Summary(), saved: "")
+        saved = output.resumedFrom
         self.onEvent = onEvent
         lastSave = now()
     }

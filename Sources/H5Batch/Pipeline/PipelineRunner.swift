@@ -98,16 +98,10 @@ public final class PipelineRunner {
         try OutputTarget.prepareFolder(for: outputPath)
         if lock == nil { lock = try OutputLock.acquire(for: outputPath) }
         let partial = PartialOutput(outputPath: outputPath)
-        let outputShape = job.input.leadingShape + [job.chain.outputWidth]
         let identity = try JobIdentity(config: config, batchRows: batchRows, chunkRows: outputChunkRows)
-        let output = try partial.open(resume: options.resume, expecting: PartialOutput.Expectation(
-            identity: identity,
-            dataset: job.outputDataset, shape: outputShape,
-            chunks: rows > 0 ? BatchPlan.chunkShape(rows: outputChunkRows, leading: job.input.leadingShape, width: job.chain.outputWidth) : nil,
-            rows: rows,
-            create: { file in try job.createOutput(in: file, config: self.config.output, chunkRows: outputChunkRows) },
-            open: { file in try job.openOutput(in: file) }
-        ), onEvent: options.onEvent)
+        let output = try partial.open(resume: options.resume,
+                                      expecting: job.outputExpectation(config.output, identity: identity, chunkRows: outputChunkRows),
+                                      onEvent: options.onEvent)
 
         // A checkpoint's row is a chunk boundary of the output, not always a batch boundary:
         // the resumed run starts at the batch holding it (batches always start at multiples of
@@ -124,12 +118,8 @@ public final class PipelineRunner {
         report.linearFlops = plan.remainingRows * job.chain.linearFlopsPerRow
 
         let checkpointer = output.ledger.map { ledger in
-            Checkpointer(file: output.file, dataset: output.dataset, recordPath: partial.recordPath,
-                         interval: options.checkpointInterval, ledger: ledger,
-                         template: Checkpoint(runID: output.runID, job: identity,
-                                              dataset: job.outputDataset, rowsDone: resumeRow, rowsTotal: rows,
-                                              fileBytes: 0, endOfAllocation: 0, chunks: ChunkLedger.Summary(), saved: ""),
-                         resumedFrom: output.resumedFrom, onEvent: options.onEvent)
+            Checkpointer(output: output, ledger: ledger, identity: identity, rows: rows, recordPath: partial.recordPath,
+                         interval: options.checkpointInterval, onEvent: options.onEvent)
         }
         do {
             let outcome = try runBatches(job: job, reader: reader, writer: writer, plan: plan, workers: workers,
@@ -255,6 +245,17 @@ struct PreparedJob {
             throw H5BatchError(.usage, "input.dataset: not given and \(input.file) does not hold exactly one dataset (\(listing))")
         }
         return all[0]
+    }
+
+    /// What the output dataset of this job is, and how to make or open it.
+    func outputExpectation(_ config: PipelineConfig.Output, identity: JobIdentity, chunkRows: Int) -> PartialOutput.Expectation {
+        let rows = input.rowCount
+        return PartialOutput.Expectation(
+            identity: identity, dataset: outputDataset, shape: input.leadingShape + [chain.outputWidth],
+            chunks: rows > 0 ? BatchPlan.chunkShape(rows: chunkRows, leading: input.leadingShape, width: chain.outputWidth) : nil,
+            rows: rows,
+            create: { file in try self.createOutput(in: file, config: config, chunkRows: chunkRows) },
+            open: { file in try self.openOutput(in: file) })
     }
 
     /// Creates the output dataset: leading dimensions of the input, the chain's output width,
