@@ -8,7 +8,7 @@ struct H5BatchCommand: ParsableCommand {
         commandName: "h5batch",
         abstract: "Stream tensors stored in HDF5 through linear and activation stages with PyTorch semantics.",
         version: H5BatchVersion.string,
-        subcommands: [Run.self, Inspect.self, Generate.self, Bench.self]
+        subcommands: [Run.self, Check.self, Inspect.self, Generate.self, Bench.self]
     )
 
     /// Parses and runs, printing every failure as one `error:` line with its sysexits code.
@@ -59,6 +59,41 @@ struct PipelineArguments: ParsableArguments {
             config.input = PipelineConfig.Input(file: target.file, dataset: target.dataset ?? config.input?.dataset)
         }
         return config
+    }
+}
+
+/// The overrides of `run` that change what a run does, shared by `run` and `check`: the output,
+/// the mode, the batch rows and the workers.
+struct RunSettings: ParsableArguments {
+    @Option(help: ArgumentHelp("Output file, and optionally its dataset.", valueName: "file[:dataset]"))
+    var output: String?
+
+    @Option(help: "Execution mode: minibatch (streaming, bounded memory) or full (whole dataset in memory).")
+    var mode: PipelineConfig.Mode?
+
+    @Option(help: "Rows per batch (rounded to whole stored chunks when h5batch decodes them); full mode reads and writes in batches of this size too.")
+    var batchRows: Int?
+
+    @Option(help: ArgumentHelp("Compute workers (default: one per active core).", valueName: "n|auto"))
+    var workers: String?
+
+    func validate() throws {
+        if let batchRows, batchRows < 1 { throw ValidationError("--batch-rows must be at least 1") }
+        if let workers, workers != "auto", !(1...1024).contains(Int(workers) ?? 0) {
+            throw ValidationError("--workers must be auto or an integer from 1 to 1024")
+        }
+    }
+
+    /// `config` with these overrides; `--output` without a dataset keeps the file's dataset.
+    func apply(to config: inout PipelineConfig) {
+        if let output {
+            let target = FileAndDataset(output)
+            config.output.file = target.file
+            if let dataset = target.dataset { config.output.dataset = dataset }
+        }
+        if let mode { config.run.mode = mode }
+        if let batchRows { config.run.batchRows = batchRows }
+        if let workers { config.run.workers = workers == "auto" ? nil : Int(workers) }
     }
 }
 

@@ -11,17 +11,7 @@ extension H5BatchCommand {
 
         @OptionGroup var pipeline: PipelineArguments
 
-        @Option(help: ArgumentHelp("Output file, and optionally its dataset.", valueName: "file[:dataset]"))
-        var output: String?
-
-        @Option(help: "Execution mode: minibatch (streaming, bounded memory) or full (whole dataset in memory).")
-        var mode: PipelineConfig.Mode?
-
-        @Option(help: "Rows per batch (rounded to whole stored chunks when h5batch decodes them); full mode reads and writes in batches of this size too.")
-        var batchRows: Int?
-
-        @Option(help: ArgumentHelp("Compute workers (default: one per active core).", valueName: "n|auto"))
-        var workers: String?
+        @OptionGroup var settings: RunSettings
 
         @Flag(help: "Replace the output file if it exists.")
         var force = false
@@ -36,10 +26,6 @@ extension H5BatchCommand {
         var reportJSON: String?
 
         func validate() throws {
-            if let batchRows, batchRows < 1 { throw ValidationError("--batch-rows must be at least 1") }
-            if let workers, workers != "auto", !(1...1024).contains(Int(workers) ?? 0) {
-                throw ValidationError("--workers must be auto or an integer from 1 to 1024")
-            }
             if let checkpointInterval, !(checkpointInterval >= 0 && checkpointInterval <= 1e9) {
                 throw ValidationError("--checkpoint-interval must be a number of seconds, 0 or more")
             }
@@ -47,14 +33,7 @@ extension H5BatchCommand {
 
         func run() throws {
             var config = try pipeline.load()
-            if let output {
-                let target = FileAndDataset(output)
-                config.output.file = target.file
-                if let dataset = target.dataset { config.output.dataset = dataset }
-            }
-            if let mode { config.run.mode = mode }
-            if let batchRows { config.run.batchRows = batchRows }
-            if let workers { config.run.workers = workers == "auto" ? nil : Int(workers) }
+            settings.apply(to: &config)
             let stop = StopRequest()
             let signals = SignalHandling.stopOnInterrupt(stop)
             defer { signals.forEach { $0.cancel() } }

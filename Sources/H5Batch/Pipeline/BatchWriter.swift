@@ -24,25 +24,51 @@ final class BatchWriter {
     /// the file already (a resumed run); batches may start before it.
     init(dataset: Dataset, type: StorageType, batchRows: Int, firstRow: Int = 0, allowRawChunks: Bool = true) {
         self.dataset = dataset
-        let layout = allowRawChunks ? RawChunkLayout.of(dataset, decodable: true) : nil
-        if let layout, batchRows % layout.chunkRows == 0 || dataset.rowCount <= batchRows,
-           [.float16, .float32, .float64].contains(type) {
-            encoder = ChunkEncoder(layout: layout, type: type, totalRows: dataset.rowCount, rowWidth: dataset.featureCount)
-        } else if type == .float16 {
-            encoder = ChunkEncoder(layout: nil, type: type, totalRows: dataset.rowCount, rowWidth: dataset.featureCount)
-        } else {
-            encoder = nil
-        }
+        encoder = Self.encoder(for: allowRawChunks ? RawChunkLayout.of(dataset, decodable: true) : nil, type: type,
+                               rows: dataset.rowCount, width: dataset.featureCount, batchRows: batchRows)
         grid = dataset.chunkShape.flatMap { ChunkGrid(shape: dataset.shape, chunks: $0) }
         completeRows = firstRow
         carryEnd = firstRow
-        if let grid, encoder?.layout == nil {
-            // The carry is always less than one chunk.
-            carry.reserve(grid.extent * grid.innerRows * dataset.featureCount * (type == .float16 ? 2 : 4))
-        }
+        carry.reserve(Self.carryBytes(grid: grid, encoder: encoder, width: dataset.featureCount, type: type))
     }
 
-    var pathDescription: String { encoder?.layout == nil ? "hyperslab" : "raw chunks" }
+    /// Bytes of the carry: on the hyperslab path, one chunk's rows (the carry is always less than
+    /// one chunk); nothing otherwise.
+    static func carryBytes(grid: ChunkGrid?, encoder: ChunkEncoder?, width: Int, type: StorageType) -> Int {
+        guard let grid, encoder?.layout == nil else { return 0 }
+        return grid.extent * grid.innerRows * width * (type == .float16 ? 2 : 4)
+    }
+
+    var pathDescription: String { Self.pathDescription(encoder) }
+
+    /// The encoder a writer of `rows` rows of `width` values stored as `type` uses, in batches of
+    /// `batchRows`: with `layout` (what `RawChunkLayout.of` finds on the output dataset, nil when
+    /// raw chunks are not allowed) the raw path, when every batch covers whole chunks (or one
+    /// batch covers the dataset); otherwise hyperslab writes, with float16 rounded by the workers.
+    /// The one place the write path is decided: `init` uses it, and `PipelinePlan` for an output
+    /// that does not exist yet.
+    static func encoder(for layout: RawChunkLayout?, type: StorageType, rows: Int, width: Int, batchRows: Int) -> ChunkEncoder? {
+        if let layout, batchRows % layout.chunkRows == 0 || rows <= batchRows, [.float16, .float32, .float64].contains(type) {
+            return ChunkEncoder(layout: layout, type: type, totalRows: rows, rowWidth: width)
+        }
+        return type == .float16 ? ChunkEncoder(layout: nil, type: type, totalRows: rows, rowWidth: width) : nil
+    }
+
+    /// "raw chunks" or "hyperslab", for a writer with `encoder`.
+    static func pathDescription(_ encoder: ChunkEncoder?) -> String { encoder?.layout == nil ? "hyperslab" : "raw chunks" }
+
+    /// What `RawChunkLayout.of(_:decodable: true)` finds on the dataset `PreparedJob.createOutput`
+    /// makes with `shape`, `chunks` (nil: contiguous), `type` and h5batch's filters (shuffle, then
+    /// deflate at `gzipLevel`), worked out before it exists. Those filters always qualify, so only
+    /// the geometry decides: chunks that span every dimension after the first, at rank 2 or more.
+    static func layoutOfNewOutput(shape: [Int], chunks: [Int]?, type: StorageType, shuffle: Bool, gzipLevel: Int?) -> RawChunkLayout? {
+        guard shape.count >= 2, let chunks, Array(chunks.dropFirst()) == Array(shape.dropFirst()), chunks[0] > 0 else { return nil }
+        let inner = shape.dropFirst().dropLast().reduce(1, *)
+        return RawChunkLayout(chunkRows: chunks[0] * inner, firstDimension: chunks[0], rank: shape.count,
+                              rowWidth: shape.last!, elementSize: type.size,
+                              shuffleIndex: shuffle ? 0 : nil, deflateIndex: gzipLevel == nil ? nil : (shuffle ? 1 : 0),
+                              deflateLevel: gzipLevel ?? 0)
+    }
 
     /// Writes a batch; batches come in row order.
     func write(_ batch: Batch) throws {
