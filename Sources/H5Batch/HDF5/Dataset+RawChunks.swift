@@ -108,8 +108,7 @@ struct RawChunkLayout: Sendable, Equatable {
     /// chunked, rank 1, chunks that split rows, other filters, an element encoding it does not
     /// know). `decodable` says whether the element type can be converted here.
     static func of(_ dataset: Dataset, decodable: Bool) -> RawChunkLayout? {
-        guard decodable, dataset.rank >= 2, let chunks = dataset.chunkShape,
-              Array(chunks.dropFirst()) == Array(dataset.shape.dropFirst()), chunks[0] > 0 else { return nil }
+        guard decodable, let chunks = dataset.chunkShape else { return nil }
         var shuffle: Int?, deflate: Int?, level = 0
         for (index, filter) in dataset.filters.enumerated() {
             switch filter.id {
@@ -122,9 +121,20 @@ struct RawChunkLayout: Sendable, Equatable {
                 return nil
             }
         }
-        let inner = dataset.shape.dropFirst().dropLast().reduce(1, *)
-        return RawChunkLayout(chunkRows: chunks[0] * inner, firstDimension: chunks[0], rank: dataset.rank,
-                              rowWidth: dataset.featureCount, elementSize: dataset.elementType.size,
+        return RawChunkLayout(shape: dataset.shape, chunks: chunks, elementSize: dataset.elementType.size,
                               shuffleIndex: shuffle, deflateIndex: deflate, deflateLevel: level)
+    }
+}
+
+extension RawChunkLayout {
+    /// The layout of chunks `chunks` of a dataset of `shape` with those filters, or nil when
+    /// its chunks do not hold whole rows: they must span every dimension after the first, at
+    /// rank 2 or more.
+    init?(shape: [Int], chunks: [Int], elementSize: Int, shuffleIndex: Int?, deflateIndex: Int?, deflateLevel: Int) {
+        guard shape.count >= 2, chunks.count == shape.count,
+              Array(chunks.dropFirst()) == Array(shape.dropFirst()), chunks[0] > 0 else { return nil }
+        let inner = shape.dropFirst().dropLast().reduce(1, *)
+        self.init(chunkRows: chunks[0] * inner, firstDimension: chunks[0], rank: shape.count, rowWidth: shape.last!,
+                  elementSize: elementSize, shuffleIndex: shuffleIndex, deflateIndex: deflateIndex, deflateLevel: deflateLevel)
     }
 }

@@ -59,15 +59,12 @@ final class BatchWriter {
 
     /// What `RawChunkLayout.of(_:decodable: true)` finds on the dataset `PreparedJob.createOutput`
     /// makes with `shape`, `chunks` (nil: contiguous), `type` and h5batch's filters (shuffle, then
-    /// deflate at `gzipLevel`), worked out before it exists. Those filters always qualify, so only
-    /// the geometry decides: chunks that span every dimension after the first, at rank 2 or more.
+    /// deflate at `gzipLevel`), worked out before it exists: those filters always qualify, so the
+    /// same geometry rule decides.
     static func layoutOfNewOutput(shape: [Int], chunks: [Int]?, type: StorageType, shuffle: Bool, gzipLevel: Int?) -> RawChunkLayout? {
-        guard shape.count >= 2, let chunks, Array(chunks.dropFirst()) == Array(shape.dropFirst()), chunks[0] > 0 else { return nil }
-        let inner = shape.dropFirst().dropLast().reduce(1, *)
-        return RawChunkLayout(chunkRows: chunks[0] * inner, firstDimension: chunks[0], rank: shape.count,
-                              rowWidth: shape.last!, elementSize: type.size,
-                              shuffleIndex: shuffle ? 0 : nil, deflateIndex: gzipLevel == nil ? nil : (shuffle ? 1 : 0),
-                              deflateLevel: gzipLevel ?? 0)
+        guard let chunks else { return nil }
+        return RawChunkLayout(shape: shape, chunks: chunks, elementSize: type.size, shuffleIndex: shuffle ? 0 : nil,
+                              deflateIndex: gzipLevel == nil ? nil : (shuffle ? 1 : 0), deflateLevel: gzipLevel ?? 0)
     }
 
     /// Writes a batch; batches come in row order.

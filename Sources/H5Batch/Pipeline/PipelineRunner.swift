@@ -73,17 +73,15 @@ public final class PipelineRunner {
         let reader = BatchReader(dataset: job.input, allowRawChunks: options.rawChunkIO)
         // Batches cover whole stored chunks when h5batch decodes them itself.
         let inputChunkRows = reader.layout?.chunkRows ?? 1
-        let requested = config.run.mode == .full ? max(config.run.batchRows, inputChunkRows) : config.run.batchRows
-        let batchRows = max(1, Int((Double(requested) / Double(inputChunkRows)).rounded())) * inputChunkRows
+        let batchRows = PipelinePlan.resolvedBatchRows(config.run.batchRows, mode: config.run.mode, inputChunkRows: inputChunkRows)
         let outputChunkRows = min(config.output.chunkRows ?? batchRows, max(rows, 1))
 
         if config.run.mode == .full {
-            // Full mode's batches are windows into its tensors: only stored chunk bytes are extra.
-            let ioBuffers = (workers + 1) * batchRows * max(job.chain.inputWidth, job.chain.outputWidth) * 4
+            let ioBuffers = PipelinePlan.fullModeIOBufferBytes(workers: workers, batchRows: batchRows, chain: job.chain)
             let needed = FullDatasetRunner.estimatedPeakBytes(rows: roundUp(rows, inputChunkRows), chain: job.chain, ioBufferBytes: ioBuffers)
             let limit = config.run.memoryLimit.bytes(physicalMemory: SystemInfo.availableMemory)
             if needed > limit {
-                throw H5BatchError(.usage, "full-dataset mode needs about \(formatBytes(needed)) for \(formatCount(rows)) rows, over the memory limit of \(formatBytes(limit)) (run.memory_limit \(config.run.memoryLimit)); use --mode minibatch to stream it in bounded memory")
+                throw H5BatchError(.usage, PipelinePlan.fullModeRefusal(needed: needed, rows: rows, limit: limit, setting: config.run.memoryLimit))
             }
         }
 
