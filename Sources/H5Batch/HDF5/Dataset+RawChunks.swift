@@ -34,6 +34,12 @@ extension Dataset {
                             + "\(text(UInt64(address)))..<\(text(UInt64(address) &+ UInt64(bytes))), past the end of the file at \(text(fileSize))",
                             reason: .corrupt)
         }
+        // A stored chunk has bytes; libhdf5 would fail to allocate a buffer for none, which
+        // reads as an I/O error (exit 74).
+        guard size > 0 else {
+            throw HDF5Error(operation: what, detail: "the file is damaged: its chunk index gives the chunk at byte \(formatCount(location)) no bytes",
+                            reason: .corrupt)
+        }
         return (location, size)
     }
 
