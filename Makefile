@@ -5,7 +5,7 @@ SWIFT ?= swift
 APT_PACKAGES := pkg-config libhdf5-dev libopenblas-dev libdeflate-dev hdf5-tools
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build demo test sanitize bench clean
+.PHONY: all deps build demo test sanitize fuzz bench clean
 
 all: build
 
@@ -41,7 +41,28 @@ sanitize: deps
 	  $(SWIFT) test --skip-build --sanitize=thread --scratch-path .build/sanitize-thread
 	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build/sanitize-address
 	H5BATCH_BIN="$(CURDIR)/.build/sanitize-address/debug/h5batch" ASAN_OPTIONS="$(SANITIZE_OPTIONS):exitcode=87:detect_leaks=1" \
+	  LSAN_OPTIONS="suppressions=$(CURDIR)/Tests/sanitizers/lsan.supp:print_suppressions=0" \
 	  $(SWIFT) test --skip-build --sanitize=address --scratch-path .build/sanitize-address
+
+# The fuzz tests of Tests/H5BatchTests/FuzzTests.swift, longer than in `make test` (10,000
+# pipeline files, 200 of them through the binary, 100 damaged HDF5 files), every loaded pipeline
+# run, and a new seed each time. A failure names its seed and case:
+# `make fuzz H5BATCH_FUZZ_SEED=S H5BATCH_FUZZ_CASE=N` runs that case alone.
+ifeq ($(origin H5BATCH_FUZZ_SEED), undefined)
+H5BATCH_FUZZ_SEED := $(shell date +%s)
+endif
+H5BATCH_FUZZ_ITERATIONS ?= 100000
+H5BATCH_FUZZ_RUNS ?= 1000000
+H5BATCH_FUZZ_BINARY_ITERATIONS ?= 2000
+H5BATCH_FUZZ_HDF5_ITERATIONS ?= 2000
+fuzz: deps
+	$(SWIFT) build --build-tests
+	@echo "fuzz seed $(H5BATCH_FUZZ_SEED)"
+	H5BATCH_BIN="$(CURDIR)/.build/debug/h5batch" H5BATCH_FUZZ_SEED=$(H5BATCH_FUZZ_SEED) \
+	  H5BATCH_FUZZ_ITERATIONS=$(H5BATCH_FUZZ_ITERATIONS) H5BATCH_FUZZ_RUNS=$(H5BATCH_FUZZ_RUNS) \
+	  H5BATCH_FUZZ_BINARY_ITERATIONS=$(H5BATCH_FUZZ_BINARY_ITERATIONS) \
+	  H5BATCH_FUZZ_HDF5_ITERATIONS=$(H5BATCH_FUZZ_HDF5_ITERATIONS) \
+	  $(SWIFT) test --skip-build --filter FuzzTests
 
 # Benchmark against h5py, dask and the hardware floors (see bench/README.md); needs
 # python3 -m pip install -r bench/requirements.txt.

@@ -143,6 +143,7 @@ public final class PipelineRunner {
         }
         report.seconds = now() - started
         report.peakResidentBytes = SystemInfo.peakResidentBytes
+        report.peakThreads = max(report.peakThreads, SystemInfo.threadCount)  // also when no batch ran
         return report
     }
 
