@@ -46,7 +46,8 @@ public struct BatchPlan: Sendable, Equatable {
         // Chunks across one slab (one chunk deep along the first dimension).
         var chunksPerSlab = 1
         for dim in 1..<shape.count { chunksPerSlab *= (shape[dim] + chunks[dim] - 1) / max(1, chunks[dim]) }
-        let innerRows = shape.dropFirst().dropLast().reduce(1, *)
+        // An empty inner dimension (a dataset with no rows yet) still sizes a cache.
+        let innerRows = max(1, shape.dropFirst().dropLast().reduce(1, *))
         let firstDimPerBatch = (batchRows + innerRows - 1) / innerRows
         let slabs = (firstDimPerBatch + chunks[0] - 1) / max(1, chunks[0]) + 1
         let bytes = slabs * chunksPerSlab * chunkBytes
