@@ -126,8 +126,13 @@ struct ResumeTests {
             guard let recordData = FileManager.default.contents(atPath: record),
                   let checkpoint = CheckpointFields.read(record), checkpoint.rowsDone < Self.fixture.rows,
                   let early = FileManager.default.contents(atPath: partial) else { misses.append("finished"); continue }
+            // Let it write past the checkpoint (at least one more batch), then freeze it again.
             run.signal(SIGCONT)
-            usleep(120_000)
+            let deadline = Date().addingTimeInterval(2)
+            while Date() < deadline, run.process.isRunning,
+                  ((try? FileManager.default.attributesOfItem(atPath: partial)[.size] as? Int) ?? 0) <= early.count {
+                usleep(1_000)
+            }
             run.signal(SIGSTOP)
             // Both states must belong to the same checkpoint.
             guard let late = FileManager.default.contents(atPath: partial), late.count > early.count,
