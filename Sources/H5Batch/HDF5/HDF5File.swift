@@ -14,6 +14,12 @@ public final class HDF5File {
     private init(path: String, id: hid_t) {
         self.path = path
         self.handle = Handle(id, closer: H5Fclose)
+        // libhdf5 opens files without O_CLOEXEC, and holds a flock on them: a process this one
+        // starts (from any thread) would inherit the descriptor and keep the file locked after
+        // h5batch closed it, so a later open fails with "unable to lock file".
+        let fd = h5b_file_descriptor(id)
+        if fd >= 0 { _ = fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC) }
+        _ = H5Eclear2(h5b_E_DEFAULT())
     }
 
     /// Opens an existing file. Tells a missing file, a file that is not HDF5 and a damaged one
