@@ -224,7 +224,13 @@ private struct Reader {
 
     func datasetPath(_ node: ConfigNode, _ key: String) throws -> String {
         let text = try string(node, key)
-        guard text.split(separator: "/").count > 0 else { throw fail(node, key, "\(quote(text)) is not a dataset path") }
+        let components = text.split(separator: "/")
+        guard components.count > 0 else { throw fail(node, key, "\(quote(text)) is not a dataset path") }
+        // libhdf5 reads "." as the group itself, but h5batch looks datasets up link by link, so
+        // such a name would be created and then not found.
+        guard !components.contains(".") else {
+            throw fail(node, key, "\(quote(text)) has a '.' component; give the path without it")
+        }
         return text
     }
 
