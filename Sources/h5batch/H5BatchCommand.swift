@@ -78,7 +78,9 @@ struct RunSettings: ParsableArguments {
     var workers: String?
 
     func validate() throws {
-        if let batchRows, batchRows < 1 { throw ValidationError("--batch-rows must be at least 1") }
+        if let batchRows, !(1...PipelineConfig.maximumRows).contains(batchRows) {
+            throw ValidationError("--batch-rows must be at least 1 and at most \(PipelineConfig.maximumRows), as run.batch_rows")
+        }
         if let workers, workers != "auto", !(1...1024).contains(Int(workers) ?? 0) {
             throw ValidationError("--workers must be auto or an integer from 1 to 1024")
         }

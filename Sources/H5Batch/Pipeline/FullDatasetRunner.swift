@@ -74,9 +74,12 @@ struct FullDatasetRunner {
             if control.shouldStop() { return .stopped }
             switch step {
             case .inPlace(let group):
-                parallelRows(rows, width: inputWidth, current) { block in
+                let tensor = current
+                let completed = parallelBatches(rows, stop: control.shouldStop) { batch in
+                    let block = tensor.slice(batch.lowerBound * inputWidth, batch.count * inputWidth)
                     for stage in group { stage.apply(block, width: inputWidth) }
                 }
+                if !completed { return .stopped }
             case .linear(let linear, let epilogue):
                 let needed = paddedRows * linear.outFeatures
                 let next: FloatBuffer
@@ -137,20 +140,6 @@ struct FullDatasetRunner {
             }
         }
         return !stopped.load(ordering: .relaxed)
-    }
-
-    /// Runs `body` on row blocks of `buffer`, one per worker.
-    private func parallelRows(_ rows: Int, width: Int, _ buffer: FloatBuffer,
-                              _ body: @Sendable (UnsafeMutableBufferPointer<Float>) -> Void) {
-        guard rows > 0 else { return }
-        let blocks = min(rows, workers)
-        let perBlock = (rows + blocks - 1) / blocks
-        DispatchQueue.concurrentPerform(iterations: blocks) { index in
-            let first = index * perBlock
-            let count = min(perBlock, rows - first)
-            guard count > 0 else { return }
-            body(buffer.slice(first * width, count * width))
-        }
     }
 }
 

@@ -199,9 +199,12 @@ public struct PipelinePlan: Sendable, Codable {
 
     /// The batch rows a run uses: `run.batch_rows` rounded to the nearest whole number of input
     /// chunks, at least one, when the raw path applies (`inputChunkRows` > 1); in full mode
-    /// raised to at least one chunk first.
-    public static func resolvedBatchRows(_ batchRows: Int, mode: PipelineConfig.Mode, inputChunkRows: Int) -> Int {
-        let requested = mode == .full ? max(batchRows, inputChunkRows) : batchRows
+    /// raised to at least one chunk first. Never more than the `rows` rounded up to whole
+    /// chunks: a larger batch would be the same single batch, with buffers sized for rows that
+    /// do not exist.
+    public static func resolvedBatchRows(_ batchRows: Int, mode: PipelineConfig.Mode, inputChunkRows: Int, rows: Int) -> Int {
+        let wholeDataset = (max(rows, 1) + inputChunkRows - 1) / inputChunkRows * inputChunkRows
+        let requested = min(mode == .full ? max(batchRows, inputChunkRows) : batchRows, wholeDataset)
         return max(1, Int((Double(requested) / Double(inputChunkRows)).rounded())) * inputChunkRows
     }
 
@@ -246,7 +249,7 @@ public struct PipelinePlan: Sendable, Codable {
         // Batches and workers, as PipelineRunner chooses them.
         let mode = config.run.mode
         let workers = config.run.workers ?? SystemInfo.activeCores
-        let batchRows = Self.resolvedBatchRows(config.run.batchRows, mode: mode, inputChunkRows: inputChunkRows)
+        let batchRows = Self.resolvedBatchRows(config.run.batchRows, mode: mode, inputChunkRows: inputChunkRows, rows: rows)
         let outputChunkRows = min(config.output.chunkRows ?? batchRows, max(rows, 1))
         run = Execution(mode: mode, batchRowsSetting: config.run.batchRows, batchRows: batchRows,
                         batches: BatchPlan(rows: rows, batchRows: batchRows).count,
@@ -270,10 +273,10 @@ public struct PipelinePlan: Sendable, Codable {
         let deflate = Deflate()
         let minibatch = Self.miniBatchMemory(
             job: job, reader: reader, encoder: encoder, rows: rows, batchRows: mode == .minibatch ? batchRows
-                : Self.resolvedBatchRows(config.run.batchRows, mode: .minibatch, inputChunkRows: inputChunkRows),
+                : Self.resolvedBatchRows(config.run.batchRows, mode: .minibatch, inputChunkRows: inputChunkRows, rows: rows),
             workers: workers, cacheBatchRows: config.run.batchRows, outputChunks: outputChunks, outputType: out.dtype,
             deflate: deflate)
-        let fullBatchRows = mode == .full ? batchRows : Self.resolvedBatchRows(config.run.batchRows, mode: .full, inputChunkRows: inputChunkRows)
+        let fullBatchRows = mode == .full ? batchRows : Self.resolvedBatchRows(config.run.batchRows, mode: .full, inputChunkRows: inputChunkRows, rows: rows)
         let paddedRows = (rows + inputChunkRows - 1) / inputChunkRows * inputChunkRows
         let ioBytes = Self.fullModeIOBufferBytes(workers: workers, batchRows: fullBatchRows, chain: chain)
         let needed = FullDatasetRunner.estimatedPeakBytes(rows: paddedRows, chain: chain, ioBufferBytes: ioBytes)

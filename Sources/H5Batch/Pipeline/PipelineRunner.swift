@@ -73,7 +73,7 @@ public final class PipelineRunner {
         let reader = BatchReader(dataset: job.input, allowRawChunks: options.rawChunkIO)
         // Batches cover whole stored chunks when h5batch decodes them itself.
         let inputChunkRows = reader.layout?.chunkRows ?? 1
-        let batchRows = PipelinePlan.resolvedBatchRows(config.run.batchRows, mode: config.run.mode, inputChunkRows: inputChunkRows)
+        let batchRows = PipelinePlan.resolvedBatchRows(config.run.batchRows, mode: config.run.mode, inputChunkRows: inputChunkRows, rows: rows)
         let outputChunkRows = min(config.output.chunkRows ?? batchRows, max(rows, 1))
 
         if config.run.mode == .full {

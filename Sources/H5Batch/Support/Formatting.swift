@@ -22,3 +22,11 @@ public func formatCount(_ value: Int) -> String {
     }
     return value < 0 ? "-" + out : out
 }
+
+/// `50%`, `99.9%`: whole percents, one decimal below 100 so an unfinished run never shows 100%.
+func percent(_ part: Int, of whole: Int) -> String {
+    guard whole > 0 else { return "100%" }
+    let value = Double(part) * 100 / Double(whole)
+    if part < whole && value >= 99.5 { return String(format: "%.1f%%", min(value, 99.9)) }
+    return "\(Int(value.rounded()))%"
+}
