@@ -17,6 +17,7 @@ struct H5BatchCommand: ParsableCommand {
         // message, not kill the process silently.
         signal(SIGXFSZ, SIG_IGN)
         HDF5Library.disableCleanupAtExit()
+        LogOutput.bootstrap(LogFormat.requested(in: Array(CommandLine.arguments.dropFirst())))
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -25,17 +26,26 @@ struct H5BatchCommand: ParsableCommand {
         }
     }
 
+    /// Prints `error` as one line (an `error` record in a JSON log) and exits with its code.
     static func fail(_ error: Error) -> Never {
+        let code = exitStatus(for: error)
+        if code == 0 { exit(withError: error) }  // --help, --version
+        if error is ExitCode { Foundation.exit(code) }
+        let message: String
         if let error = error as? H5BatchError {
-            printError("error: \(error.message)")
-            Foundation.exit(error.exitCode)
+            message = error.message
+        } else {
+            let text = self.message(for: error).split(whereSeparator: \.isNewline).first.map(String.init) ?? "\(error)"
+            message = "\(text) (see 'h5batch help')"
         }
-        let code = exitCode(for: error)
-        if code == .success { exit(withError: error) }  // --help, --version
-        if error is ExitCode { Foundation.exit(code.rawValue) }
-        let message = self.message(for: error).split(whereSeparator: \.isNewline).first.map(String.init) ?? "\(error)"
-        printError("error: \(message) (see 'h5batch help')")
-        Foundation.exit(code.rawValue)
+        log.error("\(message)", metadata: ["event": "error", "exit_code": .stringConvertible(Int(code))])
+        Foundation.exit(code)
+    }
+
+    /// The exit status `error` ends the process with (sysexits codes; 128 + N for signals).
+    static func exitStatus(for error: Error) -> Int32 {
+        if let error = error as? H5BatchError { return error.exitCode }
+        return exitCode(for: error).rawValue
     }
 }
 

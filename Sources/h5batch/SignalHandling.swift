@@ -14,9 +14,11 @@ enum SignalHandling {
             source.setEventHandler {
                 let name = number == SIGINT ? "SIGINT" : "SIGTERM"
                 if stop.request(signal: number) {
-                    printError("note: \(name): finishing the batches in flight and saving a checkpoint (send it again to stop at once)")
+                    log.notice("\(name): finishing the batches in flight and saving a checkpoint (send it again to stop at once)",
+                               metadata: ["event": "stopping", "signal": .string(name)])
                 } else {
-                    printError("note: \(name) again: stopping now; --resume continues from the last checkpoint")
+                    log.notice("\(name) again: stopping now; --resume continues from the last checkpoint",
+                               metadata: ["event": "stopping_now", "signal": .string(name)])
                     _exit(128 + number)
                 }
             }

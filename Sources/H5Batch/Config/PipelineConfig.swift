@@ -53,6 +53,9 @@ public struct PipelineConfig: Sendable, Equatable {
     /// overflow.
     public static let maximumRows = 1 << 30
 
+    /// What logs and metrics call the pipeline; nil: the pipeline file's name without its
+    /// extension (see `PipelineFile.load`).
+    public var name: String?
     public var input: Input?
     public var output: Output
     public var run: Run

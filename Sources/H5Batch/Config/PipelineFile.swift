@@ -19,7 +19,14 @@ public enum PipelineFile {
             throw H5BatchError(.usage, "\(path): the pipeline file is not UTF-8 text")
         }
         let folder = (path as NSString).deletingLastPathComponent
-        return try parse(text, format: Format(path: path), path: path, baseFolder: folder)
+        var config = try parse(text, format: Format(path: path), path: path, baseFolder: folder)
+        if config.name == nil { config.name = defaultName(forFile: path) }
+        return config
+    }
+
+    /// A pipeline's name when its file gives none: the file's name without its extension.
+    public static func defaultName(forFile path: String) -> String {
+        ((path as NSString).lastPathComponent as NSString).deletingPathExtension
     }
 
     public enum Format: Sendable {
@@ -50,11 +57,18 @@ private struct Reader {
     }
 
     func pipeline(_ root: ConfigNode) throws -> PipelineConfig {
-        let top = try fields(root, "pipeline", allowed: ["input", "output", "run", "stages"])
+        let top = try fields(root, "pipeline", allowed: ["name", "input", "output", "run", "stages"])
         guard let stagesNode = top["stages"] else {
             throw H5BatchError(.usage, "\(path):\(root.line): stages: missing (a list of stages)")
         }
         var config = PipelineConfig(stages: try stages(stagesNode))
+        if let node = top["name"], !node.isNull {
+            let name = try string(node, "name")
+            guard !name.isEmpty, name.count <= 200, !name.contains(where: \.isNewline) else {
+                throw fail(node, "name", "expected a name of 1 to 200 characters on one line")
+            }
+            config.name = name
+        }
         if let node = top["input"], !node.isNull { config.input = try input(node) }
         if let node = top["output"], !node.isNull { config.output = try output(node) }
         if let node = top["run"], !node.isNull { config.run = try run(node) }

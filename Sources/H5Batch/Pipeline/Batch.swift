@@ -25,6 +25,8 @@ final class Batch: @unchecked Sendable {
     var decodeSeconds = 0.0
     var computeSeconds = 0.0
     var encodeSeconds = 0.0
+    /// The `RowDigest` of the batch's input rows, when the run fingerprints its input.
+    var inputDigest: UInt64 = 0
     var failure: H5BatchError?
 
     init(input: FloatBuffer, output: FloatBuffer) {
@@ -37,9 +39,7 @@ final class Batch: @unchecked Sendable {
     /// no pass grows the buffer later.
     static func storedBytes(batchRows: Int, reader: BatchReader, writer: BatchWriter, deflate: Deflate) -> Int {
         func chunks(_ chunkRows: Int) -> Int { (batchRows + chunkRows - 1) / chunkRows }
-        let read = reader.layout.map { layout in
-            layout.isUnfiltered && reader.storesFloat32 ? 0 : layout.chunkBytes * chunks(layout.chunkRows)
-        } ?? 0
+        let read = storedInputBytes(batchRows: batchRows, reader: reader)
         let write = writer.encoder.map { encoder -> Int in
             guard let layout = encoder.layout else { return batchRows * encoder.rowWidth * 2 }  // float16 rows
             if layout.isUnfiltered && encoder.type == .float32 { return 0 }
@@ -47,6 +47,19 @@ final class Batch: @unchecked Sendable {
             return bound * chunks(layout.chunkRows)
         } ?? 0
         return max(read, write)
+    }
+
+    /// Sets `inputDigest` from the decoded input rows (`width` values each).
+    func hashInput(width: Int) {
+        inputDigest = RowDigest.sum(input.prefix(rows.count * width).baseAddress!, rows: rows.count, width: width,
+                                    firstRow: rows.lowerBound)
+    }
+
+    /// Bytes a batch of `batchRows` rows needs for the input's stored chunks as read.
+    static func storedInputBytes(batchRows: Int, reader: BatchReader) -> Int {
+        reader.layout.map { layout in
+            layout.isUnfiltered && reader.storesFloat32 ? 0 : layout.chunkBytes * ((batchRows + layout.chunkRows - 1) / layout.chunkRows)
+        } ?? 0
     }
 
     /// Chunks (counted along the rows) that rows of this batch fall in.

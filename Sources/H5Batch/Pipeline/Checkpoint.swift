@@ -7,7 +7,7 @@ import Foundation
 /// different pipeline or input is never continued, and it summarizes the stored chunks
 /// (`chunks`) so that a resumed run can check the file still is what the checkpoint left.
 struct Checkpoint: Codable, Equatable {
-    static let currentFormat = "h5batch checkpoint 1"
+    static let currentFormat = "h5batch checkpoint 2"
 
     var format = Checkpoint.currentFormat
     /// Chosen when the partial file was created; also stored on its dataset.
@@ -23,12 +23,28 @@ struct Checkpoint: Codable, Equatable {
     /// (one a crash cut short) changes it.
     var endOfAllocation: Int
     var chunks: ChunkLedger.Summary
+    /// The input's `RowDigest` over the rows before `inputDigest.row` (the batch boundary at
+    /// or before `rowsDone`, where a resumed run starts reading), for the output's provenance.
+    var inputDigest: InputDigest
     /// When the checkpoint was saved (ISO 8601).
     var saved: String
 
+    struct InputDigest: Codable, Equatable {
+        var row: Int
+        /// 16 hex digits (JSON numbers are not exact beyond 2⁵³ in every reader).
+        var digest: String
+
+        init(row: Int, digest: UInt64) {
+            self.row = row
+            self.digest = String(digest, radix: 16)
+        }
+
+        var value: UInt64? { UInt64(digest, radix: 16) }
+    }
+
     private enum CodingKeys: String, CodingKey {
         // Snake case is "run_id", which converts back to "runId", not "runID".
-        case format, runID = "runId", job, dataset, rowsDone, rowsTotal, fileBytes, endOfAllocation, chunks, saved
+        case format, runID = "runId", job, dataset, rowsDone, rowsTotal, fileBytes, endOfAllocation, chunks, inputDigest, saved
     }
 
     /// The attribute on the output dataset that holds `runID`.
@@ -59,13 +75,11 @@ struct Checkpoint: Codable, Equatable {
 }
 
 /// What a run's result depends on: h5batch's version, the resolved pipeline and the files it
-/// reads (identified by path, size and modification time).
+/// reads (identified by path and `FileState`).
 struct JobIdentity: Codable, Equatable {
     struct SourceFile: Codable, Equatable {
         var path: String
-        var bytes: Int
-        /// Modification time in nanoseconds since 1970.
-        var modified: Int
+        var state: FileState
     }
 
     var version: String
@@ -80,14 +94,12 @@ struct JobIdentity: Codable, Equatable {
         for file in [config.input?.file].compactMap({ $0 }) + config.stages.compactMap(\.file) {
             let path = absolutePath(file)
             guard seen.insert(path).inserted else { continue }
-            var info = stat()
-            guard stat(path, &info) == 0 else {
-                throw H5BatchError(.notFound, "cannot read \(file): \(String(cString: strerror(errno)))")
-            }
-            sources.append(SourceFile(path: path, bytes: Int(info.st_size),
-                                      modified: Int(info.st_mtim.tv_sec) * 1_000_000_000 + Int(info.st_mtim.tv_nsec)))
+            sources.append(SourceFile(path: path, state: try FileState(path: file)))
         }
     }
+
+    /// The state of the input file when the run began (the first source).
+    var inputState: FileState? { sources.first?.state }
 
     /// Why a partial written for `recorded` cannot be continued as this job, or nil if it can.
     func difference(from recorded: JobIdentity) -> String? {

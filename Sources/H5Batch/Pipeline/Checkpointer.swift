@@ -12,7 +12,10 @@ final class Checkpointer {
     let recordPath: String
     /// Seconds between checkpoints; 0 saves one after every batch.
     let interval: Double
+    /// When set, checkpoints come after this many rows each instead, whatever the time.
+    let rowInterval: Int?
     private var ledger: ChunkLedger
+    private let digests: InputDigestLedger
     private var template: Checkpoint
     private let onEvent: (@Sendable (RunEvent) -> Void)?
     /// The last checkpoint saved, by this run or the run it continues.
@@ -20,16 +23,18 @@ final class Checkpointer {
     private var lastSave: Double
 
     /// Checkpoints of `output` (`rows` in all, the work `identity` names) into `recordPath`.
-    init(output: PartialOutput.Opened, ledger: ChunkLedger, identity: JobIdentity, rows: Int, recordPath: String,
-         interval: Double, onEvent: (@Sendable (RunEvent) -> Void)?) {
+    init(output: PartialOutput.Opened, ledger: ChunkLedger, digests: InputDigestLedger, identity: JobIdentity,
+         rows: Int, recordPath: String, interval: Double, rowInterval: Int? = nil, onEvent: (@Sendable (RunEvent) -> Void)?) {
         file = output.file
         dataset = output.dataset
         self.recordPath = recordPath
         self.interval = interval
+        self.rowInterval = rowInterval
         self.ledger = ledger
+        self.digests = digests
         template = Checkpoint(runID: output.runID, job: identity, dataset: output.dataset.name,
                               rowsDone: 0, rowsTotal: rows, fileBytes: 0, endOfAllocation: 0,
-                              chunks: ChunkLedger.Summary(), saved: "")
+                              chunks: ChunkLedger.Summary(), inputDigest: .init(row: 0, digest: 0), saved: "")
         saved = output.resumedFrom
         self.onEvent = onEvent
         lastSave = now()
@@ -40,11 +45,20 @@ final class Checkpointer {
     /// Called after each write, in row order: saves a checkpoint once the interval has passed
     /// and there is progress to save.
     func written(upTo row: Int) throws {
-        if row > rowsSaved && now() - lastSave >= interval { try save(upTo: row) }
+        guard row > rowsSaved else { return }
+        if let rowInterval {
+            if row - rowsSaved >= rowInterval { try save(upTo: row) }
+        } else if now() - lastSave >= interval {
+            try save(upTo: row)
+        }
     }
 
     /// Saves a checkpoint now: rows before `row` are written.
     func save(upTo row: Int) throws {
+        // Every batch below the checkpoint's batch boundary is written, so it is hashed.
+        guard let digest = digests.digest(before: row) else {
+            preconditionFailure("checkpoint at row \(row) before the input digest reached its batch")
+        }
         try translatingHDF5Errors(otherwise: .io) {
             // The raw data first, while the file's metadata still is the last checkpoint's: the
             // window in which a crash finds the metadata newer than the record (and the run must
@@ -60,6 +74,7 @@ final class Checkpointer {
             }
             record.endOfAllocation = end
             record.chunks = try ledger.summary(upTo: row, in: dataset)
+            record.inputDigest = Checkpoint.InputDigest(row: digest.row, digest: digest.digest)
             record.saved = ISO8601DateFormatter().string(from: Date())
             try record.write(to: recordPath)
             saved = record

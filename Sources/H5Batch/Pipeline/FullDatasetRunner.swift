@@ -18,6 +18,9 @@ struct FullDatasetRunner {
     /// Rows every tensor holds: the plan's rows rounded up to whole stored chunks.
     let paddedRows: Int
     let workers: Int
+    /// Collects the input's digest batch by batch (`RowDigest`), when set.
+    let digests: InputDigestLedger?
+    let progress: ProgressSink?
 
     /// Bytes this mode needs at its peak for `rows` rows: the largest pair of adjacent tensors,
     /// the parameters, the I/O batches' chunk buffers, and the runtime.
@@ -41,6 +44,16 @@ struct FullDatasetRunner {
         var current = FloatBuffer(capacity: paddedRows * chain.inputWidth)
         let inputWidth = chain.inputWidth
         let paddedRows = self.paddedRows
+        let digests = self.digests, hashesInput = digests != nil
+        // Each pass (read, one per step, write) counts as an equal share of the run.
+        let passes = Double(chain.steps.count + 2)
+        let totalRows = plan.rows, stepCount = chain.steps.count
+        let progress = self.progress.map { sink in
+            { @Sendable (phase: RunProgress.Phase, pass: Int, done: Int) in
+                sink(RunProgress(phase: phase, rowsDone: first + done, rowsTotal: totalRows, rowsThisRun: rows,
+                                 fraction: (Double(pass) + Double(done) / Double(max(1, rows))) / passes))
+            }
+        }
         do {
             // Scoped so that nothing but `current` holds the input tensor once it is read.
             let tensor = current
@@ -54,8 +67,12 @@ struct FullDatasetRunner {
                 }, work: { batch, state in
                     let start = now()
                     batch.failure = decoder?.decode(batch, with: state)
+                    if hashesInput && batch.failure == nil { batch.hashInput(width: inputWidth) }
                     batch.decodeSeconds = now() - start
-                }, write: { _ in }, control: StreamControl(shouldStop: control.shouldStop), report: &report)
+                }, write: { batch in
+                    digests?.append(batch.inputDigest)
+                    progress?(.reading, 0, batch.rows.upperBound - first)
+                }, control: StreamControl(shouldStop: control.shouldStop), report: &report)
             }
             if outcome != .completed { return .stopped }
         }
@@ -70,12 +87,15 @@ struct FullDatasetRunner {
         // memory costs page faults (on this project's VMs about 1.4 s per GiB), reused memory
         // does not. It is dropped before any allocation, so the peak stays one adjacent pair.
         var spare: FloatBuffer?
-        for step in chain.steps {
+        for (index, step) in chain.steps.enumerated() {
             if control.shouldStop() { return .stopped }
+            let stepProgress = progress.map { sink in
+                { @Sendable (done: Int) in sink(.computing(step: index + 1, of: stepCount), index + 1, done) }
+            }
             switch step {
             case .inPlace(let group):
                 let tensor = current
-                let completed = parallelBatches(rows, stop: control.shouldStop) { batch in
+                let completed = parallelBatches(rows, stop: control.shouldStop, progress: stepProgress) { batch in
                     let block = tensor.slice(batch.lowerBound * inputWidth, batch.count * inputWidth)
                     for stage in group { stage.apply(block, width: inputWidth) }
                 }
@@ -90,7 +110,7 @@ struct FullDatasetRunner {
                     next = FloatBuffer(capacity: needed)
                 }
                 let source = current
-                let completed = parallelBatches(rows, stop: control.shouldStop) { batch in
+                let completed = parallelBatches(rows, stop: control.shouldStop, progress: stepProgress) { batch in
                     let count = batch.count
                     let output = next.slice(batch.lowerBound * linear.outFeatures, count * linear.outFeatures)
                     linear.multiply(UnsafeBufferPointer(source.slice(batch.lowerBound * linear.inFeatures, count * linear.inFeatures)),
@@ -118,17 +138,23 @@ struct FullDatasetRunner {
                 let start = now()
                 encoder?.encode(batch, with: state)
                 batch.encodeSeconds = now() - start
-            }, write: writer.write, control: control, report: &report)
+            }, write: { batch in
+                try writer.write(batch)
+                progress?(.writing, chain.steps.count + 1, batch.rows.upperBound - first)
+            }, control: control, report: &report)
         }
     }
 
     /// Runs `body` on the plan's batches (as row ranges of the tensors), spread over the
-    /// workers; asks `stop` between batches. Returns false if it stopped early.
-    private func parallelBatches(_ rows: Int, stop: @Sendable () -> Bool, _ body: @Sendable (Range<Int>) -> Void) -> Bool {
+    /// workers; asks `stop` between batches and tells `progress` how many rows are done after
+    /// each. Returns false if it stopped early.
+    private func parallelBatches(_ rows: Int, stop: @Sendable () -> Bool, progress: (@Sendable (Int) -> Void)?,
+                                 _ body: @Sendable (Range<Int>) -> Void) -> Bool {
         let batchRows = plan.batchRows
         let count = (rows + batchRows - 1) / batchRows
         let workers = self.workers
         let stopped = Atomic<Bool>(false)
+        let done = Atomic<Int>(0)
         DispatchQueue.concurrentPerform(iterations: min(workers, count)) { worker in
             for index in stride(from: worker, to: count, by: workers) {
                 if stopped.load(ordering: .relaxed) || stop() {
@@ -136,7 +162,9 @@ struct FullDatasetRunner {
                     return
                 }
                 let first = index * batchRows
-                body(first..<min(rows, first + batchRows))
+                let batch = first..<min(rows, first + batchRows)
+                body(batch)
+                if let progress { progress(done.add(batch.count, ordering: .relaxed).newValue) }
             }
         }
         return !stopped.load(ordering: .relaxed)

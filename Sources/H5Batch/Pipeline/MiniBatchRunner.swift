@@ -8,6 +8,9 @@ struct MiniBatchRunner {
     /// Rows each batch buffer holds: the batch rows, rounded up to whole stored chunks.
     let capacityRows: Int
     let workers: Int
+    /// Collects the input's digest batch by batch (`RowDigest`), when set.
+    let digests: InputDigestLedger?
+    let progress: ProgressSink?
 
     func run(control: StreamControl, report: inout RunReport) throws -> StreamOutcome {
         SystemInfo.setBLASThreads(1)
@@ -31,14 +34,17 @@ struct MiniBatchRunner {
         let stream = BatchStream(plan: plan, pool: WorkerPool(count: workers), states: states, batches: batches)
         let decoder = reader.decoder
         let encoder = writer.encoder
+        let hashesInput = digests != nil
+        let (rows, first) = (plan.rows, plan.start)
         return try stream.run(read: reader.read, work: { batch, state in
             var start = now()
             if let decoder {
                 batch.failure = decoder.decode(batch, with: state)
-                batch.decodeSeconds = now() - start
                 if batch.failure != nil { return }
-                start = now()
             }
+            if hashesInput { batch.hashInput(width: chain.inputWidth) }
+            batch.decodeSeconds = now() - start
+            start = now()
             chain.run(batch.input, rows: batch.rows.count, into: batch.output, workspace: &state.workspace)
             batch.computeSeconds = now() - start
             if let encoder {
@@ -46,6 +52,12 @@ struct MiniBatchRunner {
                 encoder.encode(batch, with: state)
                 batch.encodeSeconds = now() - start
             }
-        }, write: writer.write, control: control, report: &report)
+        }, write: { batch in
+            try writer.write(batch)
+            digests?.append(batch.inputDigest)
+            let done = batch.rows.upperBound
+            progress?(RunProgress(phase: .streaming, rowsDone: done, rowsTotal: rows, rowsThisRun: rows - first,
+                                  fraction: Double(done - first) / Double(max(1, rows - first))))
+        }, control: control, report: &report)
     }
 }

@@ -23,6 +23,12 @@ public final class PipelineRunner {
         public var resume = false
         /// Seconds between checkpoints; 0 saves one after every batch.
         public var checkpointInterval: Double = 30
+        /// When set, a checkpoint after every this many rows instead of by time (for tests).
+        public var checkpointRows: Int?
+        /// When the output exists and was made from the same input values, pipeline, weights and
+        /// h5batch version (its provenance), do nothing; when it is out of date, replace it.
+        /// An existing output without h5batch provenance is replaced only with `force`.
+        public var skipIfFresh = false
         /// Set to stop the run early, resumably (see `StopRequest`).
         public var stop: StopRequest?
         /// Told what the run does with leftover partial outputs and checkpoints.
@@ -49,7 +55,8 @@ public final class PipelineRunner {
         self.options = options
     }
 
-    /// Runs the pipeline to completion. Throws `H5BatchError`.
+    /// Runs the pipeline to completion (or finds its output up to date: `Options.skipIfFresh`).
+    /// Throws `H5BatchError`.
     public func run() throws -> RunReport {
         try lane.sync { try runOnLane() }
     }
@@ -66,7 +73,9 @@ public final class PipelineRunner {
         // whatever else it would find; a missing folder is claimed once it exists.
         var lock = OutputTarget.folderExists(for: outputPath) ? try OutputLock.acquire(for: outputPath) : nil
         defer { lock?.release() }
-        try OutputTarget.check(outputPath, reads: [inputFile] + config.stages.compactMap(\.file), force: options.force)
+        // --skip-if-fresh decides below whether an existing output may be replaced.
+        try OutputTarget.check(outputPath, reads: [inputFile] + config.stages.compactMap(\.file),
+                               force: options.force || options.skipIfFresh)
         let job = try PreparedJob(config: config)
         let workers = config.run.workers ?? SystemInfo.activeCores
         let rows = job.input.rowCount
@@ -75,6 +84,39 @@ public final class PipelineRunner {
         let inputChunkRows = reader.layout?.chunkRows ?? 1
         let batchRows = PipelinePlan.resolvedBatchRows(config.run.batchRows, mode: config.run.mode, inputChunkRows: inputChunkRows, rows: rows)
         let outputChunkRows = min(config.output.chunkRows ?? batchRows, max(rows, 1))
+        let identity = try JobIdentity(config: config, batchRows: batchRows, chunkRows: outputChunkRows)
+        let recipe = Provenance.Recipe(version: H5BatchVersion.string, config: identity.pipeline,
+                                       source: "\(absolutePath(job.inputFile)):\(job.input.name)",
+                                       weightsFingerprint: job.chain.parameterFingerprint)
+
+        var report = RunReport()
+        report.mode = config.run.mode
+        report.batchRows = config.run.mode == .full ? rows : min(batchRows, rows)
+        report.workers = workers
+        report.input = "\(job.inputFile):\(job.input.name)"
+        report.output = "\(outputPath):\(job.outputDataset)"
+        report.inputPath = reader.pathDescription
+
+        if options.skipIfFresh && FileManager.default.fileExists(atPath: outputPath) {
+            let freshness = try Freshness.check(
+                output: outputPath, dataset: job.outputDataset, expected: recipe, sourceState: identity.inputState!,
+                sourceShape: job.input.shape, onEvent: options.onEvent,
+                digest: { try SourceDigester(reader: reader, batchRows: batchRows, workers: workers).digest() })
+            switch freshness {
+            case .upToDate(let reason):
+                options.onEvent?(.upToDate(path: outputPath, reason: reason))
+                report.upToDate = true
+                report.seconds = now() - started
+                report.peakResidentBytes = SystemInfo.peakResidentBytes
+                return report
+            case .stale(let reason):
+                options.onEvent?(.outOfDate(path: outputPath, reason: reason))
+            case .unknown(let reason) where !options.force:
+                throw H5BatchError(.cannotCreate, "output \(outputPath) exists but h5batch cannot tell how it was made: \(reason); --skip-if-fresh replaces only outputs h5batch made (pass --force to replace it)")
+            case .unknown:
+                break
+            }
+        }
 
         if config.run.mode == .full {
             let ioBuffers = PipelinePlan.fullModeIOBufferBytes(workers: workers, batchRows: batchRows, chain: job.chain)
@@ -85,18 +127,9 @@ public final class PipelineRunner {
             }
         }
 
-        var report = RunReport()
-        report.mode = config.run.mode
-        report.batchRows = config.run.mode == .full ? rows : min(batchRows, rows)
-        report.workers = workers
-        report.input = "\(job.inputFile):\(job.input.name)"
-        report.output = "\(outputPath):\(job.outputDataset)"
-        report.inputPath = reader.pathDescription
-
         try OutputTarget.prepareFolder(for: outputPath)
         if lock == nil { lock = try OutputLock.acquire(for: outputPath) }
         let partial = PartialOutput(outputPath: outputPath)
-        let identity = try JobIdentity(config: config, batchRows: batchRows, chunkRows: outputChunkRows)
         let output = try partial.open(resume: options.resume,
                                       expecting: job.outputExpectation(config.output, identity: identity, chunkRows: outputChunkRows),
                                       onEvent: options.onEvent)
@@ -106,6 +139,15 @@ public final class PipelineRunner {
         // the batch rows, which keeps the sums BLAS forms the same) and writes from it.
         let resumeRow = output.resumedFrom?.rowsDone ?? 0
         let plan = BatchPlan(rows: rows, batchRows: batchRows, start: resumeRow == rows ? rows : resumeRow / batchRows * batchRows)
+        var digestBefore: UInt64 = 0
+        if let resumed = output.resumedFrom {
+            guard resumed.inputDigest.row == plan.start, let value = resumed.inputDigest.value else {
+                output.file.abandon()
+                throw H5BatchError(.data, "cannot continue \(partial.path): its checkpoint's input digest covers the rows before \(resumed.inputDigest.row), not \(plan.start); run again without --resume")
+            }
+            digestBefore = value
+        }
+        let digests = InputDigestLedger(plan: plan, before: digestBefore)
         let writer = BatchWriter(dataset: output.dataset, type: config.output.dtype, batchRows: batchRows,
                                  firstRow: resumeRow, allowRawChunks: options.rawChunkIO)
         report.outputPath = writer.pathDescription
@@ -116,16 +158,23 @@ public final class PipelineRunner {
         report.linearFlops = plan.remainingRows * job.chain.linearFlopsPerRow
 
         let checkpointer = output.ledger.map { ledger in
-            Checkpointer(output: output, ledger: ledger, identity: identity, rows: rows, recordPath: partial.recordPath,
-                         interval: options.checkpointInterval, onEvent: options.onEvent)
+            Checkpointer(output: output, ledger: ledger, digests: digests, identity: identity, rows: rows,
+                         recordPath: partial.recordPath,
+                         interval: options.checkpointInterval, rowInterval: options.checkpointRows, onEvent: options.onEvent)
         }
         do {
             let outcome = try runBatches(job: job, reader: reader, writer: writer, plan: plan, workers: workers,
-                                         inputChunkRows: inputChunkRows, checkpointer: checkpointer, report: &report)
+                                         inputChunkRows: inputChunkRows, checkpointer: checkpointer, digests: digests,
+                                         report: &report)
             if outcome == .stopped {
                 if let checkpointer, writer.completeRows > checkpointer.rowsSaved { try checkpointer.save(upTo: writer.completeRows) }
                 throw stoppedError(saved: checkpointer?.saved, partial: partial.path)
             }
+            let provenance = Provenance(
+                recipe: recipe,
+                sourceFingerprint: SourceFingerprint(digest: digests.total, shape: job.input.shape, file: identity.inputState!),
+                created: Provenance.timestamp())
+            try translatingHDF5Errors(otherwise: .io) { try provenance.write(to: output.dataset) }
             // No last checkpoint: its syncs would cost short runs more than the run itself, and
             // a crash between the close and the rename (which a resumed run would detect by the
             // changed superblock, and start over) is a window of milliseconds.
@@ -150,7 +199,7 @@ public final class PipelineRunner {
     /// Runs the plan's batches in the configured mode, writing them with `writer`.
     private func runBatches(job: PreparedJob, reader: BatchReader, writer: BatchWriter, plan: BatchPlan,
                             workers: Int, inputChunkRows: Int, checkpointer: Checkpointer?,
-                            report: inout RunReport) throws -> StreamOutcome {
+                            digests: InputDigestLedger, report: inout RunReport) throws -> StreamOutcome {
         guard plan.remainingRows > 0 else { return .completed }
         let rows = plan.rows
         // Buffers hold whole stored chunks, including an edge chunk's padding.
@@ -158,15 +207,18 @@ public final class PipelineRunner {
         let stop = options.stop
         let control = StreamControl(shouldStop: { stop?.isRequested ?? false },
                                     written: { try checkpointer?.written(upTo: writer.completeRows) })
+        let progress: ProgressSink? = options.onEvent.map { onEvent in { @Sendable progress in onEvent(.progress(progress)) } }
         return try translatingHDF5Errors(otherwise: .io) {
             switch config.run.mode {
             case .minibatch:
                 return try MiniBatchRunner(reader: reader, writer: writer, chain: job.chain, plan: plan,
-                                           capacityRows: min(plan.batchRows, chunkPadded), workers: workers)
+                                           capacityRows: min(plan.batchRows, chunkPadded), workers: workers,
+                                           digests: digests, progress: progress)
                     .run(control: control, report: &report)
             case .full:
                 return try FullDatasetRunner(reader: reader, writer: writer, chain: job.chain, plan: plan,
-                                             paddedRows: chunkPadded - plan.start, workers: workers)
+                                             paddedRows: chunkPadded - plan.start, workers: workers,
+                                             digests: digests, progress: progress)
                     .run(control: control, report: &report)
             }
         }

@@ -9,6 +9,16 @@ public enum RunEvent: Sendable, Equatable {
     case resuming(path: String, fromRow: Int, rowsTotal: Int)
     /// A checkpoint was saved: rows before `rowsDone` are durable.
     case checkpointSaved(rowsDone: Int, rowsTotal: Int)
+    /// The run moved on (sent often, from any thread: throttle before showing it).
+    case progress(RunProgress)
+    /// `skipIfFresh`: the output was made from the same input values, pipeline, weights and
+    /// version; the run does nothing.
+    case upToDate(path: String, reason: String)
+    /// `skipIfFresh`: the input's file changed since the output was made, so its values are
+    /// read to compare them with the output's fingerprint.
+    case comparingSourceValues(path: String, reason: String)
+    /// `skipIfFresh`: the output is out of date and is made again.
+    case outOfDate(path: String, reason: String)
 
     /// One line for people.
     public var message: String {
@@ -23,6 +33,63 @@ public enum RunEvent: Sendable, Equatable {
             return "resuming \(path) at row \(formatCount(row)) of \(formatCount(total)) (\(percent(row, of: total)))"
         case .checkpointSaved(let done, let total):
             return "checkpoint: \(formatCount(done)) of \(formatCount(total)) rows saved (\(percent(done, of: total)))"
+        case .progress(let progress):
+            return progress.description
+        case .upToDate(let path, let reason):
+            return "\(path) is up to date: \(reason)"
+        case .comparingSourceValues(let path, let reason):
+            return "\(path) \(reason) since the output was made; reading it to compare its values with those the output was made from"
+        case .outOfDate(let path, let reason):
+            return "\(path) is out of date (\(reason)); making it again"
         }
+    }
+}
+
+/// Where runners report progress; called from the I/O lane and from workers.
+typealias ProgressSink = @Sendable (RunProgress) -> Void
+
+/// How far a run is.
+public struct RunProgress: Sendable, Equatable, CustomStringConvertible {
+    public enum Phase: Sendable, Equatable {
+        /// Mini-batch mode: reading, computing and writing together.
+        case streaming
+        /// Full mode's passes: read the whole input, one pass per step (a linear stage with
+        /// the activations after it, or activations alone), write the whole output.
+        case reading
+        case computing(step: Int, of: Int)
+        case writing
+    }
+
+    public var phase: Phase
+    /// Rows this phase has finished, counted from the dataset's first row (a resumed run
+    /// starts past 0).
+    public var rowsDone: Int
+    public var rowsTotal: Int
+    /// Rows this run processes: all of them, or those after a resumed run's checkpoint.
+    public var rowsThisRun: Int
+    /// The share of this run's work done, 0…1: in full mode each pass counts as much as any
+    /// other, so the share is an estimate of the time.
+    public var fraction: Double
+
+    public init(phase: Phase, rowsDone: Int, rowsTotal: Int, rowsThisRun: Int, fraction: Double) {
+        self.phase = phase
+        self.rowsDone = rowsDone
+        self.rowsTotal = rowsTotal
+        self.rowsThisRun = rowsThisRun
+        self.fraction = fraction
+    }
+
+    public var phaseName: String {
+        switch phase {
+        case .streaming: return "streaming"
+        case .reading: return "reading"
+        case .computing(let step, let steps): return "computing step \(step) of \(steps)"
+        case .writing: return "writing"
+        }
+    }
+
+    public var description: String {
+        let rows = "\(formatCount(rowsDone)) of \(formatCount(rowsTotal)) rows"
+        return phase == .streaming ? rows : "\(phaseName): \(rows)"
     }
 }

@@ -20,6 +20,8 @@ public struct RunReport: Codable, Sendable, Equatable {
     public var rows = 0
     /// The row a resumed run continued from; 0 for a run from the start.
     public var resumedFromRow = 0
+    /// True when the run found its output up to date and did nothing (`skipIfFresh`).
+    public var upToDate = false
     public var seconds = 0.0
     /// Logical input size (rows × features × stored element size).
     public var bytesIn = 0

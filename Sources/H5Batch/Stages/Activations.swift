@@ -32,6 +32,7 @@ public struct PReLU: InPlaceStage {
         self.source = source
     }
     public var name: String { "prelu" }
+    public var parameters: [[Float]] { [weight] }
     public var description: String {
         weight.count == 1 ? "prelu(weight: \(weight[0]))" : "prelu(\(weight.count) weights)"
     }

@@ -33,6 +33,7 @@ public struct Linear: Stage {
     }
 
     public var name: String { "linear" }
+    public var parameters: [[Float]] { [weight] + (bias.map { [$0] } ?? []) }
     public var description: String {
         "linear(\(inFeatures) → \(outFeatures)\(bias == nil ? ", no bias" : "")\(layout == .keras ? ", keras layout" : ""))"
     }

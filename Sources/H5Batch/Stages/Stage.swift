@@ -7,6 +7,13 @@ public protocol Stage: Sendable, CustomStringConvertible {
     func outputWidth(forInputWidth width: Int) throws -> Int
     /// Floating-point operations per input row of the given width (for throughput reports).
     func flopsPerRow(inputWidth width: Int) -> Int
+    /// The learned values the stage holds (a linear stage's weight and bias), in a fixed order;
+    /// empty for a stage whose parameters are all in its pipeline entry.
+    var parameters: [[Float]] { get }
+}
+
+extension Stage {
+    public var parameters: [[Float]] { [] }
 }
 
 /// A stage that rewrites whole rows in place without changing their width (every activation),

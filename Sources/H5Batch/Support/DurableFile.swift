@@ -5,10 +5,10 @@ import Glibc
 
 /// File operations that are on disk when they return: written, renamed or removed, and the
 /// folder entry synced too, so a power cut right after cannot undo them.
-enum DurableFile {
+public enum DurableFile {
     /// Writes `data` to `path` through a temporary file and a rename: readers (and a crash) see
     /// the old content or the new, never a mix.
-    static func write(_ data: Data, to path: String) throws {
+    public static func write(_ data: Data, to path: String) throws {
         let temporary = path + ".tmp"
         guard FileManager.default.createFile(atPath: temporary, contents: data) else {
             throw H5BatchError(.io, "cannot write \(temporary): \(String(cString: strerror(errno)))")
