@@ -37,8 +37,9 @@ enum Freshness: Equatable {
         if made.version != expected.version {
             return .stale("it was made by h5batch \(made.version), this is \(expected.version)")
         }
-        if made.config != expected.config { return .stale("the pipeline changed") }
+        // The source first: the resolved pipeline names the input too.
         if made.source != expected.source { return .stale("it was made from \(made.source)") }
+        if made.config != expected.config { return .stale("the pipeline changed") }
         if made.weightsFingerprint != expected.weightsFingerprint { return .stale("the weights changed") }
         let old = recorded.sourceFingerprint
         if old.shape != sourceShape { return .stale("the input's shape changed (\(shapeText(old.shape)) → \(shapeText(sourceShape)))") }

@@ -40,9 +40,12 @@ struct MetricsFile {
 
     /// Checks, before the run, that the file can be written where it is to go.
     static func checkWritable(_ path: String) throws {
-        let folder = (path as NSString).deletingLastPathComponent
-        let parent = folder.isEmpty ? "." : folder
+        guard !path.isEmpty else { throw H5BatchError(.usage, "--metrics-file needs a file name") }
         var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw H5BatchError(.cannotCreate, "--metrics-file \(path) is a directory")
+        }
+        let parent = folder(of: path)
         guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw H5BatchError(.cannotCreate, "--metrics-file \(path): folder \(parent) does not exist")
         }
@@ -51,7 +54,25 @@ struct MetricsFile {
         }
     }
 
+    private static func folder(of path: String) -> String {
+        let folder = (path as NSString).deletingLastPathComponent
+        return folder.isEmpty ? "." : folder
+    }
+
     func write(_ outcome: Outcome) throws {
+        // Runs of several pipelines may share the file (and its temporary name): each reads,
+        // merges and replaces it holding a lock on the folder, so none loses another's samples.
+        let folder = Self.folder(of: path)
+        let descriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw H5BatchError(.io, "cannot open \(folder) to write the metrics file: \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        while flock(descriptor, LOCK_EX) != 0 {
+            guard errno == EINTR else {
+                throw H5BatchError(.io, "cannot lock \(folder) to write the metrics file: \(String(cString: strerror(errno)))")
+            }
+        }
         let label = "{pipeline=\"\(Self.escape(pipeline))\"}"
         var mine: [String: Double] = [
             "h5batch_last_run_timestamp_seconds": outcome.ended.timeIntervalSince1970,
