@@ -98,7 +98,7 @@ extension H5BatchCommand {
             let errors = Pipe()
             process.standardOutput = FileHandle.nullDevice
             process.standardError = errors
-            try process.run()
+            try HDF5File.withDescriptorsSettled { try process.run() }
             let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             process.waitUntilExit()
             defer { try? FileManager.default.removeItem(atPath: output) }

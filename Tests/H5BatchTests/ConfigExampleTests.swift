@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import H5Batch
 
 /// The crontab line and systemd units in config/unattended/ run as written (with the install
 /// paths pointed at a temporary copy), and systemd accepts the units.
@@ -40,7 +41,7 @@ struct ConfigExampleTests {
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try HDF5File.withDescriptorsSettled { try process.run() }
         process.waitUntilExit()
         return process.terminationStatus
     }
@@ -97,7 +98,7 @@ struct ConfigExampleTests {
         let errors = Pipe()
         verify.standardError = errors
         verify.standardOutput = FileHandle.nullDevice
-        try verify.run()
+        try HDF5File.withDescriptorsSettled { try verify.run() }
         let complaints = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         verify.waitUntilExit()
         #expect(verify.terminationStatus == 0 && complaints.isEmpty, "\(complaints)")

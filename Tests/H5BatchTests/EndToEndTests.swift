@@ -233,7 +233,7 @@ struct EndToEndTests {
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/bin/bash")
         holder.arguments = ["-c", "exec 9>>'\(output).lock'; flock -x 9; exec sleep 30"]
-        try holder.run()
+        try HDF5File.withDescriptorsSettled { try holder.run() }
         defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
         for _ in 0..<100 where !FileManager.default.fileExists(atPath: output + ".lock") { usleep(50_000) }
         usleep(200_000)

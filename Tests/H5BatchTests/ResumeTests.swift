@@ -371,7 +371,7 @@ final class BackgroundRun {
         process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = stderr
-        try process.run()
+        try HDF5File.withDescriptorsSettled { try process.run() }
     }
 
     func signal(_ number: Int32) {
@@ -419,7 +419,7 @@ func shell(_ command: String) -> Int32 {
     process.arguments = ["-c", command]
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
-    guard (try? process.run()) != nil else { return -1 }
+    guard (try? HDF5File.withDescriptorsSettled { try process.run() }) != nil else { return -1 }
     process.waitUntilExit()
     return process.terminationStatus
 }

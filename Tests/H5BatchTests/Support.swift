@@ -103,7 +103,7 @@ func runBinary(_ arguments: [String], in directory: String? = nil, shellPrefix: 
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
-    try process.run()
+    try HDF5File.withDescriptorsSettled { try process.run() }
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     let errData = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()

@@ -304,7 +304,7 @@ extension UnattendedTests {
             process.standardOutput = out
             process.standardError = slaveHandle
             defer { reader.stop() }
-            try process.run()
+            try HDF5File.withDescriptorsSettled { try process.run() }
             // Only the child holds the terminal now: its exit hangs it up.
             try slaveHandle.close()
             let output = out.fileHandleForReading.readDataToEndOfFile()

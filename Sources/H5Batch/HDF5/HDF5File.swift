@@ -38,6 +38,9 @@ public final class HDF5File {
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw HDF5Error(operation: "open \(path)", detail: "permission denied", reason: .unreadable)
         }
+        // From libhdf5's first open of the file until its descriptor is close-on-exec.
+        descriptorLock.lock()
+        defer { descriptorLock.unlock() }
         let isHDF5 = H5Fis_hdf5(path)
         if isHDF5 == 0 {
             throw HDF5Error(operation: "open \(path)", detail: "not an HDF5 file", reason: .notHDF5)
@@ -65,9 +68,25 @@ public final class HDF5File {
     public static func create(_ path: String, postponingMetadataWrites: Bool = false) throws -> HDF5File {
         enterHDF5()
         let access = try fileAccess(postponingMetadataWrites: postponingMetadataWrites, "create \(path)")
+        descriptorLock.lock()
+        defer { descriptorLock.unlock() }
         let id = try checkID(H5Fcreate(path, h5b_F_ACC_TRUNC(), h5b_P_DEFAULT(), access?.id ?? h5b_P_DEFAULT()),
                              "create \(path)")
         return HDF5File(path: path, id: id)
+    }
+
+    /// Held from libhdf5's open of a file until its descriptor is close-on-exec (libhdf5 opens
+    /// files without `O_CLOEXEC`).
+    private static let descriptorLock = NSLock()
+
+    /// Runs `body` while no HDF5 file of this process is between being opened and being marked
+    /// close-on-exec. A program that starts child processes while other threads open HDF5
+    /// files should start them in here: otherwise a child can inherit a descriptor opened in
+    /// that window, and with it libhdf5's `flock`, keeping the file locked after it is closed.
+    public static func withDescriptorsSettled<T>(_ body: () throws -> T) rethrows -> T {
+        descriptorLock.lock()
+        defer { descriptorLock.unlock() }
+        return try body()
     }
 
     private static func fileAccess(postponingMetadataWrites: Bool, _ what: String) throws -> Handle? {
