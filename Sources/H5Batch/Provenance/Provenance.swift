@@ -73,8 +73,7 @@ public struct SourceFingerprint: Codable, Equatable, Sendable {
     }
 
     static func valuesText(_ digest: UInt64) -> String {
-        let hex = String(digest, radix: 16)
-        return "xxh64-rows:" + String(repeating: "0", count: 16 - hex.count) + hex
+        "xxh64-rows:" + hexDigits(digest)
     }
 
     init?(json: String) {
@@ -103,7 +102,12 @@ extension StageChain {
                 digest = digest &* 0x100_0000_01B3 &+ term  // order-dependent
             }
         }
-        let hex = String(digest, radix: 16)
-        return "xxh64:" + String(repeating: "0", count: 16 - hex.count) + hex
+        return "xxh64:" + hexDigits(digest)
     }
+}
+
+/// `value` as 16 lowercase hex digits, zero-padded: a digest's fixed-width text.
+func hexDigits(_ value: UInt64) -> String {
+    let hex = String(value, radix: 16)
+    return String(repeating: "0", count: 16 - hex.count) + hex
 }
