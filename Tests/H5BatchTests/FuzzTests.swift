@@ -657,7 +657,11 @@ func runChild(_ arguments: [String], executable: String = Repo.binary, folder: S
     let argv = ([executable] + arguments).map { strdup($0) } + [nil]
     defer { argv.forEach { free($0) } }
     var pid: pid_t = 0
-    let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+    // Under the lock: a descriptor libhdf5 opened on another test's thread and not yet marked
+    // close-on-exec would otherwise pass to the child with its flock (see HDF5File).
+    let spawned = HDF5File.withDescriptorsSettled {
+        posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+    }
     guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EINVAL) }
     var status: Int32 = 0
     var timedOut = false
