@@ -21,7 +21,7 @@ extension H5BatchCommand {
 
         func run() throws {
             var config = try pipeline.load()
-            settings.apply(to: &config)
+            try settings.apply(to: &config)
             let plan = try PipelinePlan.make(config, force: force)
             if json {
                 let encoder = JSONEncoder()
@@ -62,7 +62,7 @@ struct PlanText {
             "\(shape(input.shape)) \(input.dtype), \(plural(input.rows, "row")) of \(formatCount(input.width)), \(formatBytes(input.bytes))",
             "\(input.storage), \(filters(input.filters))",
             "read path: \(input.path)" + (input.chunkRows.map { " (\(formatCount($0))-row chunks, decoded by the workers)" } ?? " (libhdf5 reads and converts)"),
-        ])
+        ] + (input.shard.map { ["shard \($0.index) of \($0.count): indices \(formatCount($0.start))..<\(formatCount($0.end)) of \(formatCount($0.extent)) along the first dimension"] } ?? []))
         out.append("")
         out += stageTable()
         out.append("")

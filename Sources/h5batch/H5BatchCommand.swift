@@ -8,7 +8,7 @@ struct H5BatchCommand: ParsableCommand {
         commandName: "h5batch",
         abstract: "Stream tensors stored in HDF5 through linear and activation stages with PyTorch semantics.",
         version: H5BatchVersion.string,
-        subcommands: [Run.self, Check.self, Inspect.self, Generate.self, Bench.self]
+        subcommands: [Run.self, Check.self, Merge.self, Inspect.self, Generate.self, Bench.self]
     )
 
     /// Parses and runs, printing every failure as one `error:` line with its sysexits code.
@@ -87,6 +87,9 @@ struct RunSettings: ParsableArguments {
     @Option(help: ArgumentHelp("Compute workers (default: one per active core).", valueName: "n|auto"))
     var workers: String?
 
+    @Option(help: ArgumentHelp("Run only shard I of N (counted from 0): a range of whole chunks and batches along the input's first dimension, written to the output with -shard-I-of-N before its extension ({shard} and {shards} in the name are replaced instead). auto takes I and N from Open MPI, PMI, a Slurm job array or tasks, or a Kubernetes indexed Job (with H5BATCH_SHARDS).", valueName: "I/N|auto"))
+    var shard: String?
+
     func validate() throws {
         if let batchRows, !(1...PipelineConfig.maximumRows).contains(batchRows) {
             throw ValidationError("--batch-rows must be at least 1 and at most \(PipelineConfig.maximumRows), as run.batch_rows")
@@ -94,10 +97,16 @@ struct RunSettings: ParsableArguments {
         if let workers, workers != "auto", !(1...1024).contains(Int(workers) ?? 0) {
             throw ValidationError("--workers must be auto or an integer from 1 to 1024")
         }
+        if let shard, shard != "auto" {
+            do { _ = try Shard(parsing: shard) } catch let error as H5BatchError { throw ValidationError(error.message) }
+        }
     }
 
     /// `config` with these overrides; `--output` without a dataset keeps the file's dataset.
-    func apply(to config: inout PipelineConfig) {
+    /// With `--shard`, the run's shard and the shard's output name; returns where the shard
+    /// came from, for the log.
+    @discardableResult
+    func apply(to config: inout PipelineConfig) throws -> String? {
         if let output {
             let target = FileAndDataset(output)
             config.output.file = target.file
@@ -106,6 +115,20 @@ struct RunSettings: ParsableArguments {
         if let mode { config.run.mode = mode }
         if let batchRows { config.run.batchRows = batchRows }
         if let workers { config.run.workers = workers == "auto" ? nil : Int(workers) }
+        guard let shard else { return nil }
+        let resolved: Shard, origin: String
+        if shard == "auto" {
+            if let detected = try ShardEnvironment.detect() {
+                (resolved, origin) = (detected.shard, "from \(detected.source)")
+            } else {
+                (resolved, origin) = (try Shard(index: 0, count: 1), "--shard auto found none of \(ShardEnvironment.variableNames); so the whole input")
+            }
+        } else {
+            (resolved, origin) = (try Shard(parsing: shard), "from --shard \(shard)")
+        }
+        config.run.shard = resolved
+        if let file = config.output.file { config.output.file = resolved.outputPath(for: file) }
+        return origin
     }
 }
 

@@ -77,7 +77,11 @@ extension H5BatchCommand {
 
         private func runPipeline() throws -> RunReport {
             var config = try pipeline.load()
-            settings.apply(to: &config)
+            if let origin = try settings.apply(to: &config), let shard = config.run.shard {
+                log.notice("shard \(shard.index) of \(shard.count) (\(origin)); output \(config.output.file ?? "-")",
+                           metadata: ["event": "shard_source", "shard": .stringConvertible(shard.index),
+                                      "shards": .stringConvertible(shard.count)])
+            }
             let stop = StopRequest()
             let signals = SignalHandling.stopOnInterrupt(stop)
             defer { signals.forEach { $0.cancel() } }
@@ -155,6 +159,7 @@ extension RunEvent {
         case .upToDate: return "up_to_date"
         case .comparingSourceValues: return "comparing_source"
         case .outOfDate: return "out_of_date"
+        case .shard: return "shard"
         }
     }
 }

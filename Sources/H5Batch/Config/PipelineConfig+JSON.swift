@@ -10,7 +10,8 @@ extension PipelineConfig {
     public func resolvedJSON(batchRows: Int, chunkRows: Int) -> String {
         var object: [String: Any] = [
             "stages": stages.map(\.resolvedObject),
-            "run": ["mode": run.mode.rawValue, "batch_rows": batchRows],
+            "run": run.shard.map { ["mode": run.mode.rawValue, "batch_rows": batchRows, "shard": $0.description] }
+                ?? ["mode": run.mode.rawValue, "batch_rows": batchRows] as [String: Any],
             "output": [
                 "dataset": output.dataset ?? input?.dataset ?? NSNull(),
                 "dtype": output.dtype.rawValue,

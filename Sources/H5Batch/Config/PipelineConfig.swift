@@ -45,6 +45,9 @@ public struct PipelineConfig: Sendable, Equatable {
         /// nil: one worker per active core.
         public var workers: Int?
         public var memoryLimit: MemoryLimit = .fractionOfPhysical(0.8)
+        /// nil: the whole input. Set: only this shard's rows (`--shard`; the CLI also names the
+        /// output after the shard, `Shard.outputPath(for:)`).
+        public var shard: Shard?
         public init() {}
     }
 

@@ -11,7 +11,9 @@ extension Dataset {
     /// A better error for a read of `blocks` that failed with `error`: the first stored chunk in
     /// those blocks that cannot be read, or `error` itself when the failure is not about stored
     /// bytes (a filter, damage or I/O), the dataset is not chunked, or every chunk reads on its own.
+    /// `blocks` are in the stored dataset's coordinates (`storedCoordinates`).
     func locatingDamage(_ error: HDF5Error, in blocks: [Block]) -> HDF5Error {
+        let shape = storedShape
         guard [.filterFailed, .corrupt, .io].contains(error.reason),
               let chunks = chunkShape, chunks.count == rank, rank > 0, chunks.allSatisfy({ $0 > 0 }) else { return error }
         let origins = chunkOrigins(covering: blocks, chunks: chunks)

@@ -13,11 +13,12 @@ extension Dataset {
     /// `H5Dget_chunk_info_by_coord`
     func storedChunkLocation(at offset: [Int]) throws -> (address: Int, size: Int)? {
         enterHDF5()
-        var start = offset.map { hsize_t($0) }
+        let stored = storedCoordinates(offset)
+        var start = stored.map { hsize_t($0) }
         var mask: UInt32 = 0
         var address: haddr_t = 0
         var bytes: hsize_t = 0
-        let what = "look up the chunk at \(offset) of \(name) in \(file.path)"
+        let what = "look up the chunk at \(stored) of \(name) in \(file.path)"
         try check(H5Dget_chunk_info_by_coord(handle.id, &start, &mask, &address, &bytes), what)
         if address == haddr_t.max { return nil }
         // A damaged chunk index can hold any numbers: Int(_:) would trap on them, and the reader
@@ -58,9 +59,10 @@ extension Dataset {
     /// `i` was skipped for this chunk). `H5Dread_chunk`
     func readStoredChunk(at offset: [Int], into buffer: UnsafeMutableRawPointer) throws -> UInt32 {
         enterHDF5()
-        var start = offset.map { hsize_t($0) }
+        let stored = storedCoordinates(offset)
+        var start = stored.map { hsize_t($0) }
         var mask: UInt32 = 0
-        let what = "read the stored chunk at \(offset) of \(name) in \(file.path)"
+        let what = "read the stored chunk at \(stored) of \(name) in \(file.path)"
         guard H5Dread_chunk(handle.id, h5b_P_DEFAULT(), &start, &mask, buffer) >= 0 else {
             let error = HDF5Error.fromStack(operation: what)
             // Only chunks that storedChunkLocation found in the index are read. libhdf5 1.10
@@ -76,9 +78,10 @@ extension Dataset {
     /// Stores already-filtered chunk bytes at `offset`. `H5Dwrite_chunk`
     func writeStoredChunk(at offset: [Int], bytes: UnsafeRawBufferPointer, filterMask: UInt32 = 0) throws {
         enterHDF5()
-        var start = offset.map { hsize_t($0) }
+        let stored = storedCoordinates(offset)
+        var start = stored.map { hsize_t($0) }
         try check(H5Dwrite_chunk(handle.id, h5b_P_DEFAULT(), filterMask, &start, bytes.count, bytes.baseAddress),
-                  "write the chunk at \(offset) of \(name) in \(file.path)")
+                  "write the chunk at \(stored) of \(name) in \(file.path)")
     }
 }
 

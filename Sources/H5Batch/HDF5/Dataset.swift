@@ -33,7 +33,13 @@ public final class Dataset {
     public let file: HDF5File
     public let name: String
     let handle: Handle
+    /// The shape this object reads and writes: `storedShape`, or a window of it along the first
+    /// dimension (`window(firstIndices:)`).
     public let shape: [Int]
+    /// The dataset's whole shape in the file.
+    public let storedShape: [Int]
+    /// Where this object's index 0 along the first dimension is in the stored dataset.
+    public let firstIndexOffset: Int
     public let elementType: ElementType
     public let layout: Layout
     public let filters: [Filter]
@@ -69,6 +75,8 @@ public final class Dataset {
                             reason: .corrupt)
         }
         shape = dims.map { Int($0) }
+        storedShape = shape
+        firstIndexOffset = 0
         let type = Handle(try checkID(H5Dget_type(handle.id), what), closer: H5Tclose)
         elementType = try ElementType.describing(type.id)
         // Numbers wider than 16 bytes do not occur in practice, but a damaged size field makes
@@ -123,6 +131,40 @@ public final class Dataset {
         self.filters = filters
     }
 
+    private init(windowOf base: Dataset, firstIndices range: Range<Int>) {
+        file = base.file
+        name = base.name
+        handle = base.handle
+        storedShape = base.storedShape
+        firstIndexOffset = base.firstIndexOffset + range.lowerBound
+        shape = [range.count] + base.shape.dropFirst()
+        elementType = base.elementType
+        layout = base.layout
+        filters = base.filters
+    }
+
+    /// The same dataset seen through a window of its first dimension: `range` (within `shape[0]`)
+    /// becomes indices 0..<range.count, and every read and write goes to the stored rows behind
+    /// them. For a shard of a run. Rank 2 or more.
+    public func window(firstIndices range: Range<Int>) -> Dataset {
+        precondition(rank >= 2 && range.lowerBound >= 0 && range.upperBound <= shape[0], "window \(range) outside \(shape)")
+        return Dataset(windowOf: self, firstIndices: range)
+    }
+
+    /// The stored row that this object's row 0 is (rows counted as in `rowCount`).
+    public var rowOffset: Int { firstIndexOffset * storedShape.dropFirst().dropLast().reduce(1, *) }
+
+    /// `coordinates` of this object in the stored dataset's coordinates.
+    func storedCoordinates(_ coordinates: [Int]) -> [Int] {
+        guard firstIndexOffset != 0, !coordinates.isEmpty else { return coordinates }
+        return [coordinates[0] + firstIndexOffset] + coordinates.dropFirst()
+    }
+
+    /// Describes `rows` of this object as the stored dataset's rows, for messages.
+    func storedRowsText(_ rows: Range<Int>) -> String {
+        "rows \(rows.lowerBound + rowOffset)..<\(rows.upperBound + rowOffset)"
+    }
+
     // MARK: - Geometry
 
     public var rank: Int { shape.count }
@@ -152,21 +194,22 @@ public final class Dataset {
     /// converting the stored type to Float32. `H5Dread`
     public func read(rows: Range<Int>, into buffer: UnsafeMutableBufferPointer<Float>) throws {
         enterHDF5()
-        let what = "read rows \(rows.lowerBound)..<\(rows.upperBound) of \(name) in \(file.path)"
+        let what = "read \(storedRowsText(rows)) of \(name) in \(file.path)"
         precondition(buffer.count >= rows.count * featureCount, "buffer too small for \(what)")
         guard !rows.isEmpty else { return }
         let (memory, selection) = try selectRows(rows, what)
         if H5Dread(handle.id, h5b_T_NATIVE_FLOAT(), memory.id, selection.id, h5b_P_DEFAULT(), buffer.baseAddress) < 0 {
             // Name the damaged chunk, not just the batch (see Dataset+Damage.swift).
             throw locatingDamage(HDF5Error.fromStack(operation: what),
-                                 in: RowSelection.blocks(rows: rows, leading: leadingShape, features: featureCount))
+                                 in: RowSelection.blocks(rows: rows, leading: leadingShape, features: featureCount)
+                                     .map { Block(start: storedCoordinates($0.start), count: $0.count) })
         }
     }
 
     /// Writes `rows` from `buffer`, converting Float32 to the stored type. `H5Dwrite`
     public func write(rows: Range<Int>, from buffer: UnsafeBufferPointer<Float>) throws {
         enterHDF5()
-        let what = "write rows \(rows.lowerBound)..<\(rows.upperBound) of \(name) in \(file.path)"
+        let what = "write \(storedRowsText(rows)) of \(name) in \(file.path)"
         precondition(buffer.count >= rows.count * featureCount, "buffer too small for \(what)")
         guard !rows.isEmpty else { return }
         let (memory, selection) = try selectRows(rows, what)
@@ -178,7 +221,7 @@ public final class Dataset {
     /// `StorageType.makeNativeHalfType`). `H5Dwrite`
     func write(rows: Range<Int>, halves buffer: UnsafeRawBufferPointer) throws {
         enterHDF5()
-        let what = "write rows \(rows.lowerBound)..<\(rows.upperBound) of \(name) in \(file.path)"
+        let what = "write \(storedRowsText(rows)) of \(name) in \(file.path)"
         precondition(buffer.count >= rows.count * featureCount * 2, "buffer too small for \(what)")
         guard !rows.isEmpty else { return }
         let half = try StorageType.makeNativeHalfType()
@@ -193,6 +236,10 @@ public final class Dataset {
         let count = shape.reduce(1, *)
         var values = [Float](repeating: 0, count: count)
         guard count > 0 else { return values }
+        if shape != storedShape {
+            try values.withUnsafeMutableBufferPointer { try read(rows: 0..<rowCount, into: $0) }
+            return values
+        }
         let status = values.withUnsafeMutableBufferPointer { buffer in
             H5Dread(handle.id, h5b_T_NATIVE_FLOAT(), h5b_S_ALL(), h5b_S_ALL(), h5b_P_DEFAULT(), buffer.baseAddress)
         }
@@ -210,7 +257,7 @@ public final class Dataset {
         let memory = try makeDataspace(blocks.count == 1 ? blocks[0].count : [rows.count * featureCount])
         let selection = Handle(try checkID(H5Dget_space(handle.id), what), closer: H5Sclose)
         for (index, block) in blocks.enumerated() {
-            var start = block.start.map { hsize_t($0) }
+            var start = storedCoordinates(block.start).map { hsize_t($0) }
             var count = block.count.map { hsize_t($0) }
             let op = index == 0 ? H5S_SELECT_SET : H5S_SELECT_OR
             try check(H5Sselect_hyperslab(selection.id, op, &start, nil, &count, nil), what)

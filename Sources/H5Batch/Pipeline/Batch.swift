@@ -49,10 +49,12 @@ final class Batch: @unchecked Sendable {
         return max(read, write)
     }
 
-    /// Sets `inputDigest` from the decoded input rows (`width` values each).
-    func hashInput(width: Int) {
+    /// Sets `inputDigest` from the decoded input rows (`width` values each); `rowOffset` is the
+    /// stored row of the run's row 0 (`Dataset.rowOffset`), so that a shard's rows are hashed as
+    /// the rows they are in the input and the shards' digests add up to the whole input's.
+    func hashInput(width: Int, rowOffset: Int) {
         inputDigest = RowDigest.sum(input.prefix(rows.count * width).baseAddress!, rows: rows.count, width: width,
-                                    firstRow: rows.lowerBound)
+                                    firstRow: rows.lowerBound + rowOffset)
     }
 
     /// Bytes a batch of `batchRows` rows needs for the input's stored chunks as read.

@@ -23,7 +23,8 @@ struct BatchReader {
     var decoder: ChunkDecoder? {
         layout.map {
             ChunkDecoder(layout: $0, elementType: dataset.elementType, storesFloat32: storesFloat32,
-                         label: "\(dataset.name) in \(dataset.file.path)", totalRows: dataset.rowCount)
+                         label: "\(dataset.name) in \(dataset.file.path)", totalRows: dataset.rowCount,
+                         rowOffset: dataset.rowOffset)
         }
     }
 
@@ -61,7 +62,7 @@ struct BatchReader {
     }
 
     private func corrupt(_ chunk: Int, _ layout: RawChunkLayout, _ why: String) -> H5BatchError {
-        ChunkDecoder.corrupt(chunk: chunk, layout: layout, totalRows: dataset.rowCount,
+        ChunkDecoder.corrupt(chunk: chunk, layout: layout, totalRows: dataset.rowCount, rowOffset: dataset.rowOffset,
                              label: "\(dataset.name) in \(dataset.file.path)", why)
     }
 }
@@ -74,6 +75,8 @@ struct ChunkDecoder: Sendable {
     let storesFloat32: Bool
     let label: String
     let totalRows: Int
+    /// The stored row of row 0 (a shard's window starts past it), for messages.
+    let rowOffset: Int
 
     /// Decodes every stored chunk of `batch` into `batch.input`; nil, or the error for a
     /// chunk whose bytes do not decode.
@@ -96,12 +99,12 @@ struct ChunkDecoder: Sendable {
                 let destination = shuffled ? state.scratchA.pointer : elements
                 guard state.deflate.inflate(UnsafeRawBufferPointer(start: current, count: stored.size),
                                             into: UnsafeMutableRawBufferPointer(start: destination, count: chunkBytes)) else {
-                    return Self.corrupt(chunk: stored.chunk, layout: layout, totalRows: totalRows, label: label,
+                    return Self.corrupt(chunk: stored.chunk, layout: layout, totalRows: totalRows, rowOffset: rowOffset, label: label,
                                         "its deflate stream does not decode to \(chunkBytes) bytes")
                 }
                 current = UnsafeRawPointer(destination)
             } else if stored.size != chunkBytes {
-                return Self.corrupt(chunk: stored.chunk, layout: layout, totalRows: totalRows, label: label,
+                return Self.corrupt(chunk: stored.chunk, layout: layout, totalRows: totalRows, rowOffset: rowOffset, label: label,
                                     "it holds \(stored.size) bytes, not \(chunkBytes)")
             }
             if shuffled {
@@ -113,9 +116,10 @@ struct ChunkDecoder: Sendable {
         return nil
     }
 
-    static func corrupt(chunk: Int, layout: RawChunkLayout, totalRows: Int, label: String, _ why: String) -> H5BatchError {
-        let start = chunk * layout.chunkRows
-        let end = min(totalRows, start + layout.chunkRows)
+    static func corrupt(chunk: Int, layout: RawChunkLayout, totalRows: Int, rowOffset: Int, label: String,
+                        _ why: String) -> H5BatchError {
+        let start = chunk * layout.chunkRows + rowOffset
+        let end = min(totalRows + rowOffset, start + layout.chunkRows)
         return H5BatchError(.data, "the stored chunk holding rows \(start)..<\(end) of \(label) is corrupt: \(why)")
     }
 }

@@ -44,7 +44,7 @@ struct FullDatasetRunner {
         var current = FloatBuffer(capacity: paddedRows * chain.inputWidth)
         let inputWidth = chain.inputWidth
         let paddedRows = self.paddedRows
-        let digests = self.digests, hashesInput = digests != nil
+        let digests = self.digests, hashesInput = digests != nil, rowOffset = reader.dataset.rowOffset
         // Each pass (read, one per step, write) counts as an equal share of the run.
         let passes = Double(chain.steps.count + 2)
         let totalRows = plan.rows, stepCount = chain.steps.count
@@ -67,7 +67,7 @@ struct FullDatasetRunner {
                 }, work: { batch, state in
                     let start = now()
                     batch.failure = decoder?.decode(batch, with: state)
-                    if hashesInput && batch.failure == nil { batch.hashInput(width: inputWidth) }
+                    if hashesInput && batch.failure == nil { batch.hashInput(width: inputWidth, rowOffset: rowOffset) }
                     batch.decodeSeconds = now() - start
                 }, write: { batch in
                     digests?.append(batch.inputDigest)

@@ -34,7 +34,7 @@ struct MiniBatchRunner {
         let stream = BatchStream(plan: plan, pool: WorkerPool(count: workers), states: states, batches: batches)
         let decoder = reader.decoder
         let encoder = writer.encoder
-        let hashesInput = digests != nil
+        let hashesInput = digests != nil, rowOffset = reader.dataset.rowOffset
         let (rows, first) = (plan.rows, plan.start)
         return try stream.run(read: reader.read, work: { batch, state in
             var start = now()
@@ -42,7 +42,7 @@ struct MiniBatchRunner {
                 batch.failure = decoder.decode(batch, with: state)
                 if batch.failure != nil { return }
             }
-            if hashesInput { batch.hashInput(width: chain.inputWidth) }
+            if hashesInput { batch.hashInput(width: chain.inputWidth, rowOffset: rowOffset) }
             batch.decodeSeconds = now() - start
             start = now()
             chain.run(batch.input, rows: batch.rows.count, into: batch.output, workspace: &state.workspace)

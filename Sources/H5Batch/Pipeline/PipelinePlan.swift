@@ -30,6 +30,8 @@ public struct PipelinePlan: Sendable, Codable {
         public let path: String
         /// Rows per stored chunk on the raw path; batches cover whole chunks.
         public let chunkRows: Int?
+        /// The shard's place in the input, for a shard's run (`shape` and `rows` are the shard's).
+        public let shard: ShardPlacement?
     }
 
     /// One stage of the chain.
@@ -192,7 +194,7 @@ public struct PipelinePlan: Sendable, Codable {
         }
         return try DispatchQueue(label: "h5batch.io").sync {
             try translatingHDF5Errors(otherwise: .data) {
-                try PipelinePlan(job: PreparedJob(config: config), config: config, force: force, rawChunkIO: rawChunkIO)
+                try PipelinePlan(job: PreparedJob(config: config, rawChunkIO: rawChunkIO), config: config, force: force, rawChunkIO: rawChunkIO)
             }
         }
     }
@@ -223,13 +225,13 @@ public struct PipelinePlan: Sendable, Codable {
         let dataset = job.input
         let chain = job.chain
         let rows = dataset.rowCount
-        let reader = BatchReader(dataset: dataset, allowRawChunks: rawChunkIO)
+        let reader = job.reader
         let inputChunkRows = reader.layout?.chunkRows ?? 1
         input = Input(file: job.inputFile, dataset: dataset.name, shape: dataset.shape, dtype: dataset.elementType.description,
                       storage: dataset.storageDescription, chunks: dataset.chunkShape, filters: dataset.filters.map(\.description),
                       rows: rows, width: dataset.featureCount,
                       bytes: rows * dataset.featureCount * dataset.elementType.size,
-                      path: reader.pathDescription, chunkRows: reader.layout?.chunkRows)
+                      path: reader.pathDescription, chunkRows: reader.layout?.chunkRows, shard: job.shard)
 
         var stageList: [Stage] = []
         for (index, stage) in chain.stages.enumerated() {
@@ -249,7 +251,7 @@ public struct PipelinePlan: Sendable, Codable {
         // Batches and workers, as PipelineRunner chooses them.
         let mode = config.run.mode
         let workers = config.run.workers ?? SystemInfo.activeCores
-        let batchRows = Self.resolvedBatchRows(config.run.batchRows, mode: mode, inputChunkRows: inputChunkRows, rows: rows)
+        let batchRows = job.batchRows
         let outputChunkRows = min(config.output.chunkRows ?? batchRows, max(rows, 1))
         run = Execution(mode: mode, batchRowsSetting: config.run.batchRows, batchRows: batchRows,
                         batches: BatchPlan(rows: rows, batchRows: batchRows).count,

@@ -76,13 +76,16 @@ public final class PipelineRunner {
         // --skip-if-fresh decides below whether an existing output may be replaced.
         try OutputTarget.check(outputPath, reads: [inputFile] + config.stages.compactMap(\.file),
                                force: options.force || options.skipIfFresh)
-        let job = try PreparedJob(config: config)
+        let job = try PreparedJob(config: config, rawChunkIO: options.rawChunkIO)
         let workers = config.run.workers ?? SystemInfo.activeCores
         let rows = job.input.rowCount
-        let reader = BatchReader(dataset: job.input, allowRawChunks: options.rawChunkIO)
+        let reader = job.reader
         // Batches cover whole stored chunks when h5batch decodes them itself.
         let inputChunkRows = reader.layout?.chunkRows ?? 1
-        let batchRows = PipelinePlan.resolvedBatchRows(config.run.batchRows, mode: config.run.mode, inputChunkRows: inputChunkRows, rows: rows)
+        let batchRows = job.batchRows
+        if let shard = job.shard {
+            options.onEvent?(.shard(shard, rows: rows, of: job.inputHandle.path, unit: job.shardUnit))
+        }
         let outputChunkRows = min(config.output.chunkRows ?? batchRows, max(rows, 1))
         let identity = try JobIdentity(config: config, batchRows: batchRows, chunkRows: outputChunkRows)
         let recipe = Provenance.Recipe(version: H5BatchVersion.string, config: identity.pipeline,
@@ -174,7 +177,10 @@ public final class PipelineRunner {
                 recipe: recipe,
                 sourceFingerprint: SourceFingerprint(digest: digests.total, shape: job.input.shape, file: identity.inputState!),
                 created: Provenance.timestamp())
-            try translatingHDF5Errors(otherwise: .io) { try provenance.write(to: output.dataset) }
+            try translatingHDF5Errors(otherwise: .io) {
+                try provenance.write(to: output.dataset)
+                if let shard = job.shard { try output.dataset.setAttribute(ShardPlacement.attribute, string: shard.json) }
+            }
             // No last checkpoint: its syncs would cost short runs more than the run itself, and
             // a crash between the close and the rename (which a resumed run would detect by the
             // changed superblock, and start over) is a window of milliseconds.
@@ -254,37 +260,84 @@ private func roundUp(_ value: Int, _ multiple: Int) -> Int {
 struct PreparedJob {
     let inputFile: String
     let inputHandle: HDF5File
+    /// The rows the run processes: the input dataset, or a shard's window of it.
     let input: Dataset
+    let reader: BatchReader
+    /// The run's batch rows: `run.batch_rows` resolved over the whole input
+    /// (`PipelinePlan.resolvedBatchRows`), so that a shard forms the batches a whole run would.
+    let batchRows: Int
+    /// Where the shard is in the input, when the run is one, and the first-dimension indices
+    /// shards are made of.
+    let shard: ShardPlacement?
+    let shardUnit: Int
     let chain: StageChain
     let outputDataset: String
 
-    /// Opens what `config` names; `config.input` must be set.
-    init(config: PipelineConfig) throws {
+    /// Opens what `config` names; `config.input` must be set. `rawChunkIO`: as
+    /// `PipelineRunner.Options`.
+    init(config: PipelineConfig, rawChunkIO: Bool) throws {
         let inputConfig = config.input!
         inputFile = inputConfig.file
         inputHandle = try translatingHDF5Errors(otherwise: .data) { try HDF5File.open(inputConfig.file) }
         let name = try Self.datasetName(inputConfig, in: inputHandle)
-        let batchRows = config.run.batchRows
+        let configuredBatchRows = config.run.batchRows
         let handle = inputHandle
-        input = try translatingHDF5Errors(otherwise: .data) {
+        let whole = try translatingHDF5Errors(otherwise: .data) {
             let probe = try handle.dataset(name)
             guard let chunks = probe.chunkShape else { return probe }
-            let cache = BatchPlan.chunkCacheBytes(batchRows: batchRows, shape: probe.shape, chunks: chunks,
+            let cache = BatchPlan.chunkCacheBytes(batchRows: configuredBatchRows, shape: probe.shape, chunks: chunks,
                                                   elementSize: probe.elementType.size)
             return try handle.dataset(name, chunkCacheBytes: cache)
         }
-        guard input.elementType.isNumeric else {
-            throw H5BatchError(.data, "dataset \(name) in \(inputFile) holds \(input.elementType) values; h5batch reads integer and floating-point data")
+        guard whole.elementType.isNumeric else {
+            throw H5BatchError(.data, "dataset \(name) in \(inputFile) holds \(whole.elementType) values; h5batch reads integer and floating-point data")
         }
-        guard input.rank >= 1 else {
+        guard whole.rank >= 1 else {
             throw H5BatchError(.data, "dataset \(name) in \(inputFile) is a scalar; h5batch needs at least one dimension")
         }
-        guard input.featureCount > 0 else {
-            throw H5BatchError(.data, "dataset \(name) in \(inputFile) has shape \(shapeText(input.shape)): rows have no values")
+        guard whole.featureCount > 0 else {
+            throw H5BatchError(.data, "dataset \(name) in \(inputFile) has shape \(shapeText(whole.shape)): rows have no values")
         }
+        if whole.layout == .virtual {
+            try translatingHDF5Errors(otherwise: .data) { try whole.checkVirtualSources() }
+        }
+        let wholeReader = BatchReader(dataset: whole, allowRawChunks: rawChunkIO)
+        let chunkRows = wholeReader.layout?.chunkRows ?? 1
+        var batchRows = PipelinePlan.resolvedBatchRows(config.run.batchRows, mode: config.run.mode,
+                                                       inputChunkRows: chunkRows, rows: whole.rowCount)
+        if let shard = config.run.shard {
+            guard whole.rank >= 2 else {
+                throw H5BatchError(.usage, "--shard splits the first dimension, and dataset \(name) in \(inputFile) has shape \(shapeText(whole.shape)): one row; run it without --shard")
+            }
+            // Units of whole batches (whole chunks on the raw path) and whole first-dimension
+            // indices (a row of a rank-3 dataset is one index of its second dimension).
+            let inner = whole.shape.dropFirst().dropLast().reduce(1, *)
+            let chunkIndices = whole.chunkShape?[0] ?? 1
+            let unitRows = Self.leastCommonMultiple(batchRows, Self.leastCommonMultiple(chunkIndices * inner, max(inner, 1)))
+            shardUnit = unitRows / max(inner, 1)
+            let range = shard.firstDimensionRange(extent: whole.shape[0], unit: shardUnit)
+            input = whole.window(firstIndices: range)
+            self.shard = ShardPlacement(shard: shard, range: range, extent: whole.shape[0])
+            // A shard smaller than a batch (the last, or an empty one) is one batch: the same
+            // rows the whole run's last batch holds.
+            batchRows = min(batchRows, max(chunkRows, (input.rowCount + chunkRows - 1) / chunkRows * chunkRows))
+            reader = BatchReader(dataset: input, allowRawChunks: rawChunkIO)
+        } else {
+            input = whole
+            shard = nil
+            shardUnit = 0
+            reader = wholeReader
+        }
+        self.batchRows = batchRows
         let stages = try StageLoader().load(config.stages)
         chain = try StageChain(stages, inputWidth: input.featureCount)
         outputDataset = config.output.dataset ?? name
+    }
+
+    private static func leastCommonMultiple(_ a: Int, _ b: Int) -> Int {
+        var (x, y) = (a, b)
+        while y != 0 { (x, y) = (y, x % y) }
+        return x == 0 ? 0 : a / x * b
     }
 
     /// The configured dataset, or the file's only dataset when none is named.

@@ -19,6 +19,10 @@ public enum RunEvent: Sendable, Equatable {
     case comparingSourceValues(path: String, reason: String)
     /// `skipIfFresh`: the output is out of date and is made again.
     case outOfDate(path: String, reason: String)
+    /// The run is one shard (`PipelineConfig.Run.shard`): the first-dimension indices it takes,
+    /// the rows they hold, the input file, and the unit shards are made of (first-dimension
+    /// indices holding whole batches and chunks).
+    case shard(ShardPlacement, rows: Int, of: String, unit: Int)
 
     /// One line for people.
     public var message: String {
@@ -41,6 +45,12 @@ public enum RunEvent: Sendable, Equatable {
             return "\(path) \(reason) since the output was made; reading it to compare its values with those the output was made from"
         case .outOfDate(let path, let reason):
             return "\(path) is out of date (\(reason)); making it again"
+        case .shard(let shard, let rows, let input, let unit):
+            let units = (shard.extent + unit - 1) / max(1, unit)
+            let share = shard.range.isEmpty
+                ? "no rows: \(input) splits into \(units) \(units == 1 ? "unit" : "units") of \(formatCount(unit)) indices (whole batches and chunks), fewer than the shards; a smaller run.batch_rows makes smaller units"
+                : "indices \(formatCount(shard.start))..<\(formatCount(shard.end)) of \(formatCount(shard.extent)) along the first dimension of \(input), \(formatCount(rows)) rows"
+            return "shard \(shard.index) of \(shard.count): \(share)"
         }
     }
 }

@@ -10,7 +10,7 @@ struct SourceDigester {
         let rows = reader.dataset.rowCount
         guard rows > 0 else { return 0 }
         let plan = BatchPlan(rows: rows, batchRows: batchRows)
-        let width = reader.dataset.featureCount
+        let width = reader.dataset.featureCount, rowOffset = reader.dataset.rowOffset
         let chunkRows = reader.layout?.chunkRows ?? 1
         let capacityRows = min(batchRows, (rows + chunkRows - 1) / chunkRows * chunkRows)
         let storedBytes = Batch.storedInputBytes(batchRows: capacityRows, reader: reader)
@@ -31,7 +31,7 @@ struct SourceDigester {
                     batch.failure = decoder.decode(batch, with: state)
                     if batch.failure != nil { return }
                 }
-                batch.hashInput(width: width)
+                batch.hashInput(width: width, rowOffset: rowOffset)
             }, write: { batch in ledger.append(batch.inputDigest) }, report: &report)
         }
         return ledger.total
