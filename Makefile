@@ -3,21 +3,31 @@ SWIFT ?= swift
 # System libraries: HDF5 and OpenBLAS to build against, libdeflate for the raw-chunk codec,
 # hdf5-tools for h5dump, pkg-config for SwiftPM to find them.
 APT_PACKAGES := pkg-config libhdf5-dev libopenblas-dev libdeflate-dev hdf5-tools
+TEST_APT_PACKAGES := openmpi-bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build demo test sanitize fuzz bench clean
+.PHONY: all deps test-deps build demo test sanitize fuzz bench clean
 
 all: build
 
-deps:
+# Installs whichever of the Debian packages $(1) are missing.
+define install_missing
 	@missing=""; \
-	for package in $(APT_PACKAGES); do \
+	for package in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$package"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
+endef
+
+deps:
+	$(call install_missing,$(APT_PACKAGES))
+
+# The tests also launch shards with mpirun (Open MPI).
+test-deps: deps
+	$(call install_missing,$(TEST_APT_PACKAGES))
 
 build: deps
 	$(SWIFT) build -c release
@@ -26,7 +36,7 @@ demo: build
 	.build/release/h5batch run config/demo.yaml --force
 	.build/release/h5batch inspect out/demo.h5
 
-test: deps
+test: test-deps
 	$(SWIFT) build --build-tests
 	H5BATCH_BIN="$(CURDIR)/.build/debug/h5batch" $(SWIFT) test
 
@@ -35,7 +45,7 @@ test: deps
 # exit status (to 86 or 87), which fails the test that ran it. Separate build folders, so the
 # regular build stays as it is.
 SANITIZE_OPTIONS := halt_on_error=1:abort_on_error=0
-sanitize: deps
+sanitize: test-deps
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build/sanitize-thread
 	H5BATCH_BIN="$(CURDIR)/.build/sanitize-thread/debug/h5batch" TSAN_OPTIONS="$(SANITIZE_OPTIONS):exitcode=86" \
 	  $(SWIFT) test --skip-build --sanitize=thread --scratch-path .build/sanitize-thread
@@ -55,7 +65,7 @@ H5BATCH_FUZZ_ITERATIONS ?= 100000
 H5BATCH_FUZZ_RUNS ?= 1000000
 H5BATCH_FUZZ_BINARY_ITERATIONS ?= 2000
 H5BATCH_FUZZ_HDF5_ITERATIONS ?= 2000
-fuzz: deps
+fuzz: test-deps
 	$(SWIFT) build --build-tests
 	@echo "fuzz seed $(H5BATCH_FUZZ_SEED)"
 	H5BATCH_BIN="$(CURDIR)/.build/debug/h5batch" H5BATCH_FUZZ_SEED=$(H5BATCH_FUZZ_SEED) \

@@ -236,7 +236,7 @@ struct CheckTests {
                         config.output.compression = compression
                         config.output.level = 1 + made % 9
                         config.output.shuffle = shuffle
-                        let job = try PreparedJob(config: config)
+                        let job = try PreparedJob(config: config, rawChunkIO: true)
                         let created = try job.createOutput(in: file, config: config.output, chunkRows: chunkRows)
                         let leading = job.input.leadingShape
                         let planned = BatchWriter.layoutOfNewOutput(

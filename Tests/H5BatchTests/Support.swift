@@ -87,10 +87,12 @@ struct ProcessResult {
     let stderr: String
 }
 
-/// Runs the built `h5batch` with `arguments` in `directory`; `shellPrefix` (e.g. a ulimit)
-/// runs it through bash.
-func runBinary(_ arguments: [String], in directory: String? = nil, shellPrefix: String? = nil) throws -> ProcessResult {
+/// Runs the built `h5batch` with `arguments` in `directory`, with `environment` added to this
+/// process's; `shellPrefix` (e.g. a ulimit) runs it through bash.
+func runBinary(_ arguments: [String], in directory: String? = nil, shellPrefix: String? = nil,
+               environment: [String: String] = [:]) throws -> ProcessResult {
     let process = Process()
+    if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     if let shellPrefix {
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
         let quoted = ([Repo.binary] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }

@@ -55,9 +55,7 @@ public struct Shard: Sendable, Equatable, Hashable, CustomStringConvertible {
         let folder = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
         let stem = (name as NSString).deletingPathExtension
-        let suffix = "-shard-\(index)-of-\(count)"
-        // A name that is only an extension (".h5") has no stem to put the suffix after.
-        let renamed = stem.isEmpty ? suffix + name : stem + suffix + String(name.dropFirst(stem.count))
+        let renamed = stem + "-shard-\(index)-of-\(count)" + String(name.dropFirst(stem.count))
         return folder.isEmpty ? renamed : (folder as NSString).appendingPathComponent(renamed)
     }
 }

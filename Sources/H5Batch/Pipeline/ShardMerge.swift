@@ -196,13 +196,18 @@ public struct ShardMerge {
                           created: Provenance.timestamp())
     }
 
-    /// A shard's resolved pipeline without its `run` settings (the shard, and a last shard's
-    /// smaller batch), for comparing shards.
+    /// A shard's resolved pipeline without what differs between the shards of one run: `run`
+    /// (the shard, a last shard's smaller batch) and the output's chunk rows (a shard's chunks
+    /// fit its rows), for comparing shards.
     private static func pipelineWithoutShard(_ config: String) throws -> String {
         guard var object = try? JSONSerialization.jsonObject(with: Data(config.utf8)) as? [String: Any] else {
             throw H5BatchError(.data, "merge: a shard's h5batch_config attribute is not JSON")
         }
         object["run"] = nil
+        if var output = object["output"] as? [String: Any] {
+            output["chunk_rows"] = nil
+            object["output"] = output
+        }
         return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
     }
 
