@@ -80,6 +80,14 @@ func mismatch(_ actual: [Float], _ expected: [Float], rtol: Float = 1e-4, atol: 
     return first.map { "\($0) (\(count) mismatches of \(actual.count))" }
 }
 
+/// This process's environment without the variables `--shard auto` reads (the tests may run
+/// inside a Slurm job or under mpirun), plus `extra`.
+func childEnvironment(adding extra: [String: String] = [:]) -> [String: String] {
+    let launcher = ["OMPI_COMM_WORLD_", "PMI_", "SLURM_", "JOB_COMPLETION_INDEX", "H5BATCH_SHARDS"]
+    return ProcessInfo.processInfo.environment.filter { key, _ in !launcher.contains { key.hasPrefix($0) } }
+        .merging(extra) { $1 }
+}
+
 /// Result of running the built binary.
 struct ProcessResult {
     let status: Int32
@@ -92,7 +100,7 @@ struct ProcessResult {
 func runBinary(_ arguments: [String], in directory: String? = nil, shellPrefix: String? = nil,
                environment: [String: String] = [:]) throws -> ProcessResult {
     let process = Process()
-    if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+    process.environment = childEnvironment(adding: environment)
     if let shellPrefix {
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
         let quoted = ([Repo.binary] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
