@@ -334,10 +334,14 @@ struct PreparedJob {
         outputDataset = config.output.dataset ?? name
     }
 
+    /// The least common multiple of two positive numbers; `Int.max` (one unit holding every
+    /// row) when it does not fit.
     private static func leastCommonMultiple(_ a: Int, _ b: Int) -> Int {
         var (x, y) = (a, b)
         while y != 0 { (x, y) = (y, x % y) }
-        return x == 0 ? 0 : a / x * b
+        guard x != 0 else { return 0 }
+        let (product, overflow) = (a / x).multipliedReportingOverflow(by: b)
+        return overflow ? Int.max : product
     }
 
     /// The configured dataset, or the file's only dataset when none is named.
