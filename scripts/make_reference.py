@@ -57,6 +57,20 @@ all leading dimensions are rows:
                  inline ``value``, or the default 0.25.
 * ``elu``        x if x > 0 else alpha * expm1(x) (alpha default 1.0); NaN
                  stays NaN, -inf -> -alpha.
+* ``sigmoid``    1 / (1 + exp(-x)).
+* ``tanh``       np.tanh(x).
+* ``silu``       x / (1 + exp(-x)), PyTorch's formula: -inf gives NaN.
+* ``gelu``       approximate "none" (default): x/2 * erfc(-x/sqrt(2)) (math.erfc,
+                 equal to x/2 * (1 + erf(x/sqrt(2))) but without its cancellation
+                 in the negative tail); approximate "tanh": x/2 * (1 + tanh(u)),
+                 u = sqrt(2/pi) * (x + 0.044715 x^3), computed as the equal
+                 x / (1 + exp(-2u)) for the same reason. -inf gives NaN, as in
+                 PyTorch (-inf * 0).
+* ``softplus``   x if beta*x > threshold else log1p(exp(beta*x)) / beta
+                 (beta 1, threshold 20 by default).
+* ``hardtanh``   x clamped to [min_val, max_val] (-1, 1); NaN stays NaN.
+* ``softmax``    over the last dimension: exp(x - max) / sum(exp(x - max)); a
+                 row with NaN, +inf or only -inf becomes NaN.
 
 The sign of zero in outputs is not meant to be significant (relu(-0.0) is
 stored as +0.0 here; leaky_relu/prelu/elu of -0.0 give -0.0).
@@ -376,6 +390,32 @@ def build_cases():
         [{"prelu": {"file": WEIGHTS_FILE, "weight": "prelu32_nan.weight"}},
          linear_stage("fc1.weight", "fc1.bias"), "relu"])
 
+    # Issue 7's activations: defaults and parameters on the special values, fused after a
+    # linear stage, and through whole MLPs.
+    add("sigmoid/special", s, ["sigmoid"])
+    add("tanh/special", s, ["tanh"])
+    add("silu/special", s, ["silu"])
+    add("gelu/special", s, ["gelu"])
+    add("gelu_tanh/special", s, [{"gelu": {"approximate": "tanh"}}])
+    add("softplus/special", s, ["softplus"])
+    add("softplus_beta2_threshold5/special", s, [{"softplus": {"beta": 2, "threshold": 5}}])
+    add("hardtanh/special", s, ["hardtanh"])
+    add("hardtanh_m2_0p5/special", s, [{"hardtanh": {"min_val": -2, "max_val": 0.5}}])
+    add("softmax/special", s, ["softmax"])
+    add("softmax/special_linear", sl, ["softmax"])
+    for stage in ["sigmoid", "tanh", "silu", "gelu", {"gelu": {"approximate": "tanh"}},
+                  {"softplus": {"beta": 0.5}}, {"hardtanh": {"min_val": -0.5, "max_val": 2}}, "softmax"]:
+        name = stage if isinstance(stage, str) else next(iter(stage)) + "_param"
+        add(f"linear_{name}/special_linear", sl, [linear_stage("fc1.weight", "fc1.bias"), stage])
+    add("linear_naninf_softmax/naninf_input", ni, [naninf, "softmax"])
+    mlp_new = [linear_stage("fc1.weight", "fc1.bias"), "gelu",
+               linear_stage("fc2.weight", "fc2.bias", layout="torch"), "softmax"]
+    for inp in ["normal_chunked", "rank3"]:
+        add("mlp_gelu_softmax/" + inp, "/" + inp, mlp_new)
+    add("mlp_silu_tanh/normal_gzip", "/normal_gzip",
+        [linear_stage("fc1.weight", "fc1.bias"), "silu", linear_stage("fc2.weight", "fc2.bias", layout="torch"),
+         "tanh", {"softplus": {"beta": 2}}, {"hardtanh": {"min_val": 0.1, "max_val": 0.9}}, "sigmoid"])
+
     for inp in ["normal_chunked", "normal_contiguous", "normal_gzip", "rank1", "rank3"]:
         add("mlp/" + inp, "/" + inp, MLP)
     for name, _ in TYPE_SPECS:
@@ -454,12 +494,63 @@ def ref_elu(x, p, weights):
     return np.where(x > 0, x, alpha * np.expm1(x))
 
 
+def ref_sigmoid(x, p, weights):
+    assert not p
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def ref_tanh(x, p, weights):
+    assert not p
+    return np.tanh(x)
+
+
+def ref_silu(x, p, weights):
+    assert not p
+    return x / (1.0 + np.exp(-x))
+
+
+ERFC = np.vectorize(math.erfc, otypes=[np.float64])
+
+
+def ref_gelu(x, p, weights):
+    approximate = p.get("approximate", "none")
+    if approximate == "none":
+        return 0.5 * x * ERFC(-x / math.sqrt(2.0))
+    assert approximate == "tanh", approximate
+    u = math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)
+    return x / (1.0 + np.exp(-2.0 * u))
+
+
+def ref_softplus(x, p, weights):
+    beta = float(p.get("beta", 1.0))
+    threshold = float(p.get("threshold", 20.0))
+    return np.where(x * beta > threshold, x, np.log1p(np.exp(beta * x)) / beta)
+
+
+def ref_hardtanh(x, p, weights):
+    low, high = float(p.get("min_val", -1.0)), float(p.get("max_val", 1.0))
+    return np.where(np.isnan(x), np.nan, np.clip(x, low, high))
+
+
+def ref_softmax(x, p, weights):
+    assert p.get("dim", -1) == -1, p
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
 REF_STAGES = {
     "linear": ref_linear,
     "relu": ref_relu,
     "leaky_relu": ref_leaky_relu,
     "prelu": ref_prelu,
     "elu": ref_elu,
+    "sigmoid": ref_sigmoid,
+    "tanh": ref_tanh,
+    "silu": ref_silu,
+    "gelu": ref_gelu,
+    "softplus": ref_softplus,
+    "hardtanh": ref_hardtanh,
+    "softmax": ref_softmax,
 }
 
 
@@ -563,6 +654,22 @@ def check_references(results):
     bad_rows = ~(x[:, 6] > 0) | np.isnan(x).any(axis=1)
     assert np.isnan(pl[bad_rows]).all()
     assert not np.isnan(pl[~bad_rows]).any()
+    # Issue 7's activations.
+    for name in ["sigmoid/special", "tanh/special", "softplus/special", "hardtanh/special"]:
+        assert eq(np.isnan(results[name]), nan_mask), name
+    assert (results["sigmoid/special"][special == np.inf] == 1).all()
+    assert (results["sigmoid/special"][special == -np.inf] == 0).all()
+    assert np.isnan(results["silu/special"][special == -np.inf]).all()
+    assert np.isnan(results["gelu/special"][special == -np.inf]).all()
+    assert (results["softplus/special"][special == -np.inf] == 0).all()
+    ht = results["hardtanh_m2_0p5/special"]
+    assert ((ht[~np.isnan(ht)] >= -2) & (ht[~np.isnan(ht)] <= 0.5)).all()
+    for name in ["softmax/special", "softmax/special_linear", "linear_softmax/special_linear",
+                 "linear_naninf_softmax/naninf_input", "mlp_gelu_softmax/normal_chunked"]:
+        y = results[name]
+        rows = ~np.isnan(y).any(axis=-1)
+        assert np.allclose(y[rows].sum(axis=-1), 1.0), name
+        assert (np.isnan(y).all(axis=-1) | rows).all(), name    # a row is NaN whole or not at all
     # All mlp outputs are finite.
     for name, y in results.items():
         if name.startswith(("mlp/", "demo/")):

@@ -46,6 +46,20 @@ extension StageConfig {
             return ["prelu": ["file": absolutePath(file), "weight": dataset]]
         case .elu(let alpha):
             return ["elu": ["alpha": alpha]]
+        case .sigmoid:
+            return ["sigmoid": [String: Any]()]
+        case .tanh:
+            return ["tanh": [String: Any]()]
+        case .silu:
+            return ["silu": [String: Any]()]
+        case .gelu(let approximate):
+            return ["gelu": ["approximate": approximate.rawValue]]
+        case .softplus(let beta, let threshold):
+            return ["softplus": ["beta": beta, "threshold": threshold]]
+        case .hardtanh(let low, let high):
+            return ["hardtanh": ["min_val": low, "max_val": high]]
+        case .softmax:
+            return ["softmax": ["dim": -1]]
         }
     }
 }

@@ -79,6 +79,14 @@ public enum StageConfig: Sendable, Equatable {
     case leakyReLU(negativeSlope: Double)
     case prelu(PReLUWeight)
     case elu(alpha: Double)
+    case sigmoid
+    case tanh
+    case silu
+    case gelu(approximate: GELU.Approximation)
+    case softplus(beta: Double, threshold: Double)
+    case hardtanh(minVal: Double, maxVal: Double)
+    /// Over the last dimension.
+    case softmax
 
     public enum PReLUWeight: Sendable, Equatable {
         case file(String, dataset: String)
@@ -100,6 +108,13 @@ public enum StageConfig: Sendable, Equatable {
         case .leakyReLU: return "leaky_relu"
         case .prelu: return "prelu"
         case .elu: return "elu"
+        case .sigmoid: return "sigmoid"
+        case .tanh: return "tanh"
+        case .silu: return "silu"
+        case .gelu: return "gelu"
+        case .softplus: return "softplus"
+        case .hardtanh: return "hardtanh"
+        case .softmax: return "softmax"
         }
     }
 }

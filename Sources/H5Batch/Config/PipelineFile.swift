@@ -48,6 +48,12 @@ public enum PipelineFile {
 
 // MARK: - Decoding
 
+extension PipelineFile {
+    /// Every stage name a pipeline file may use, in the order error messages list them.
+    public static let stageNames = ["linear", "relu", "leaky_relu", "prelu", "elu", "sigmoid", "tanh", "silu", "gelu",
+                                    "softplus", "hardtanh", "softmax"]
+}
+
 private struct Reader {
     let path: String
     let baseFolder: String
@@ -126,8 +132,6 @@ private struct Reader {
 
     // MARK: Stages
 
-    static let stageNames = ["linear", "relu", "leaky_relu", "prelu", "elu"]
-
     func stages(_ node: ConfigNode) throws -> [StageConfig] {
         guard case .list(let items) = node.value else {
             throw fail(node, "stages", "expected a list of stages, got \(node.kindName)")
@@ -190,8 +194,33 @@ private struct Reader {
         case "elu":
             let p = try params(["alpha"])
             return .elu(alpha: try p["alpha"].map { try number($0, "\(at).alpha") } ?? 1.0)
+        case "sigmoid", "tanh", "silu":
+            _ = try params([])
+            return name == "sigmoid" ? .sigmoid : name == "tanh" ? .tanh : .silu
+        case "gelu":
+            let p = try params(["approximate"])
+            return .gelu(approximate: try p["approximate"].map { try choice($0, "\(at).approximate", GELU.Approximation.allCases) } ?? .none)
+        case "softplus":
+            let p = try params(["beta", "threshold"])
+            let beta = try p["beta"].map { try float($0, "\(at).beta") } ?? 1
+            if beta == 0 { throw fail(p["beta"]!, "\(at).beta", "must not be 0 (softplus divides by it)") }
+            return .softplus(beta: beta, threshold: try p["threshold"].map { try float($0, "\(at).threshold") } ?? 20)
+        case "hardtanh":
+            let p = try params(["min_val", "max_val"])
+            let low = try p["min_val"].map { try float($0, "\(at).min_val") } ?? -1
+            let high = try p["max_val"].map { try float($0, "\(at).max_val") } ?? 1
+            guard Float(low) < Float(high) else {  // compared as the stage holds them
+                throw fail(p["max_val"] ?? p["min_val"]!, at, "min_val (\(low)) must be below max_val (\(high)), as in PyTorch")
+            }
+            return .hardtanh(minVal: low, maxVal: high)
+        case "softmax":
+            let p = try params(["dim"])
+            if let dim = p["dim"], try number(dim, "\(at).dim") != -1 {
+                throw fail(dim, "\(at).dim", "h5batch applies softmax over the last dimension only (dim: -1)")
+            }
+            return .softmax
         default:
-            throw fail(node, key, "unknown stage \(quote(name)) (known: \(Self.stageNames.joined(separator: ", ")))")
+            throw fail(node, key, "unknown stage \(quote(name)) (known: \(PipelineFile.stageNames.joined(separator: ", ")))")
         }
     }
 
@@ -273,6 +302,13 @@ private struct Reader {
         guard case .scalar(let text, quoted: false) = node.value, let value = Double(text), value.isFinite else {
             throw fail(node, key, "expected a finite number, got \(node.kindName)")
         }
+        return value
+    }
+
+    /// A number that float32 holds as a finite value (stage parameters are float32).
+    func float(_ node: ConfigNode, _ key: String) throws -> Double {
+        let value = try number(node, key)
+        guard Float(value).isFinite else { throw fail(node, key, "\(value) is beyond float32's range") }
         return value
     }
 

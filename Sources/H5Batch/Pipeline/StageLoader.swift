@@ -22,6 +22,20 @@ final class StageLoader {
             return LeakyReLU(negativeSlope: Float(slope))
         case .elu(let alpha):
             return ELU(alpha: Float(alpha))
+        case .sigmoid:
+            return Sigmoid()
+        case .tanh:
+            return Tanh()
+        case .silu:
+            return SiLU()
+        case .gelu(let approximate):
+            return GELU(approximate: approximate)
+        case .softplus(let beta, let threshold):
+            return Softplus(beta: Float(beta), threshold: Float(threshold))
+        case .hardtanh(let low, let high):
+            return Hardtanh(minVal: Float(low), maxVal: Float(high))
+        case .softmax:
+            return Softmax()
         case .prelu(.value(let value)):
             return PReLU(weight: [Float(value)])
         case .prelu(.file(let file, let dataset)):

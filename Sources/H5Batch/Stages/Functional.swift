@@ -1,4 +1,5 @@
 import CBLAS
+import Foundation
 
 /// The stages as plain functions on buffers, like `torch.nn.functional`.
 ///
@@ -52,6 +53,99 @@ public enum Functional {
         }
     }
 
+    /// `torch.sigmoid`: `1 / (1 + exp(−x))`; −∞ → 0, +∞ → 1, NaN stays NaN.
+    public static func sigmoid(_ x: UnsafeMutableBufferPointer<Float>) {
+        guard let p = x.baseAddress else { return }
+        for i in 0..<x.count { p[i] = 1 / (1 + exp(-p[i])) }
+    }
+
+    /// `torch.tanh`, as `expm1(2x) / (expm1(2x) + 2)`: accurate near 0, ±1 beyond |x| = 10
+    /// (where float32 `tanh` is ±1 anyway); NaN stays NaN.
+    public static func tanh(_ x: UnsafeMutableBufferPointer<Float>) {
+        guard let p = x.baseAddress else { return }
+        for i in 0..<x.count {
+            let v = p[i]
+            let clamped = v < -10 ? -10 : (v > 10 ? 10 : v)  // NaN passes through
+            let e = expm1(2 * clamped)
+            p[i] = e / (e + 2)
+        }
+    }
+
+    /// `F.silu` (swish): `x · sigmoid(x)`, computed as PyTorch does, `x / (1 + exp(−x))`, so
+    /// −∞ gives NaN (−∞/∞) as it does in PyTorch.
+    public static func silu(_ x: UnsafeMutableBufferPointer<Float>) {
+        guard let p = x.baseAddress else { return }
+        for i in 0..<x.count {
+            let v = p[i]
+            p[i] = v / (1 + exp(-v))
+        }
+    }
+
+    /// `F.gelu` with `approximate='none'`: `x · Φ(x) = x/2 · erfc(−x/√2)`, through an erfc
+    /// accurate to a relative 1.2·10⁻⁷ (Numerical Recipes' `erfcc`), so the negative tail
+    /// keeps its relative precision; −∞ gives NaN (−∞ · 0) as in PyTorch.
+    public static func gelu(_ x: UnsafeMutableBufferPointer<Float>) {
+        guard let p = x.baseAddress else { return }
+        for i in 0..<x.count {
+            let v = p[i]
+            p[i] = 0.5 * v * erfc(-v * 0.707_106_77)
+        }
+    }
+
+    /// `F.gelu` with `approximate='tanh'`: `x/2 · (1 + tanh(√(2/π)·(x + 0.044715·x³)))`,
+    /// computed as the equal `x / (1 + exp(−2u))`; −∞ gives NaN as in PyTorch.
+    public static func geluTanh(_ x: UnsafeMutableBufferPointer<Float>) {
+        guard let p = x.baseAddress else { return }
+        for i in 0..<x.count {
+            let v = p[i]
+            let u = 0.797_884_56 * (v + 0.044_715 * v * v * v)
+            p[i] = v / (1 + exp(-2 * u))
+        }
+    }
+
+    /// `F.softplus`: `log(1 + exp(β·x)) / β`, or `x` where `β·x > threshold` (PyTorch's
+    /// defaults: β = 1, threshold = 20).
+    public static func softplus(_ x: UnsafeMutableBufferPointer<Float>, beta: Float = 1, threshold: Float = 20) {
+        guard let p = x.baseAddress else { return }
+        for i in 0..<x.count {
+            let v = p[i]
+            let scaled = v * beta
+            // log1p has no vector form here: only the values below the threshold pay for it.
+            p[i] = scaled > threshold ? v : Foundation.log1p(exp(scaled)) / beta
+        }
+    }
+
+    /// `F.hardtanh`: `x` clamped to `[minVal, maxVal]` (defaults −1, 1); NaN stays NaN.
+    public static func hardtanh(_ x: UnsafeMutableBufferPointer<Float>, minVal: Float = -1, maxVal: Float = 1) {
+        guard let p = x.baseAddress else { return }
+        for i in 0..<x.count {
+            let v = p[i]
+            p[i] = v < minVal ? minVal : (v > maxVal ? maxVal : v)
+        }
+    }
+
+    /// `F.softmax` over the last dimension (rows of `width`): `exp(x − max) / Σ exp(x − max)`,
+    /// the maximum subtracted first so no exponential overflows. A row holding NaN or +∞ (or
+    /// only −∞) becomes NaN, as in PyTorch.
+    public static func softmax(_ x: UnsafeMutableBufferPointer<Float>, width: Int) {
+        precondition(width > 0 && x.count % width == 0, "softmax: the buffer does not hold whole rows")
+        guard let p = x.baseAddress else { return }
+        for row in 0..<(x.count / width) {
+            let r = p + row * width
+            var largest = -Float.infinity
+            for j in 0..<width { largest = r[j] > largest ? r[j] : largest }
+            var sum: Float = 0
+            for j in 0..<width {
+                let e = exp(r[j] - largest)
+                r[j] = e
+                sum += e
+            }
+            // NaN in the row (or ∞ − ∞) reaches the sum, and every value through it.
+            let scale = 1 / sum
+            for j in 0..<width { r[j] *= scale }
+        }
+    }
+
     /// `F.linear`: `y = x·Wᵀ + b` for `rows` rows, through BLAS `sgemm`.
     /// `output` holds `rows · linear.outFeatures` values.
     public static func linear(_ x: UnsafeBufferPointer<Float>, rows: Int, _ linear: Linear,
@@ -72,12 +166,63 @@ public enum Functional {
     public static func elu(_ x: [Float], alpha: Float = 1.0) -> [Float] {
         ELU(alpha: alpha)(x, width: max(1, x.count))
     }
+    public static func sigmoid(_ x: [Float]) -> [Float] { Sigmoid()(x, width: max(1, x.count)) }
+    public static func tanh(_ x: [Float]) -> [Float] { Tanh()(x, width: max(1, x.count)) }
+    public static func silu(_ x: [Float]) -> [Float] { SiLU()(x, width: max(1, x.count)) }
+    public static func gelu(_ x: [Float], approximate: GELU.Approximation = .none) -> [Float] {
+        GELU(approximate: approximate)(x, width: max(1, x.count))
+    }
+    public static func softplus(_ x: [Float], beta: Float = 1, threshold: Float = 20) -> [Float] {
+        Softplus(beta: beta, threshold: threshold)(x, width: max(1, x.count))
+    }
+    public static func hardtanh(_ x: [Float], minVal: Float = -1, maxVal: Float = 1) -> [Float] {
+        Hardtanh(minVal: minVal, maxVal: maxVal)(x, width: max(1, x.count))
+    }
+    /// Softmax over each row of `width` values.
+    public static func softmax(_ x: [Float], width: Int) -> [Float] { Softmax()(x, width: width) }
     public static func linear(_ x: [Float], rows: Int, _ linear: Linear) -> [Float] {
         var y = [Float](repeating: 0, count: rows * linear.outFeatures)
         x.withUnsafeBufferPointer { input in
             y.withUnsafeMutableBufferPointer { output in Self.linear(input, rows: rows, linear, into: output) }
         }
         return y
+    }
+
+    // MARK: - Vector-friendly exp, erfc, expm1
+
+    /// `exp(x)` in float32, branch-free so loops calling it vectorize: `2ⁿ · (1 + expm1(r))`
+    /// as in `expm1`. 0 below −87.3 (where float32 `exp` leaves the normal range), +∞ above
+    /// about 88.72; NaN propagates.
+    @inline(__always)
+    public static func exp(_ x: Float) -> Float {
+        let clamped = x < -87.3 ? -87.3 : (x > 88.0 ? 88.0 : x)
+        let shifter: Float = 12_582_912
+        let t = clamped * 1.442_695_04 + shifter
+        let n = t - shifter
+        let r = (clamped - n * 0.693_145_75) - n * 1.428_606_8e-6
+        let poly = r + r * r * (0.5 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 + r * (1.0 / 720 + r * (1.0 / 5040))))))
+        let exponent = (t.bitPattern &- shifter.bitPattern) &+ 127
+        // 2¹²⁸ is not a float: past 88, scale e⁸⁸ by e^(x − 88) instead.
+        let result = Float(bitPattern: exponent &<< 23) * (poly + 1) * (x > 88.0 ? expTail(x - 88.0) : 1)
+        return x < -87.3 ? 0 : (x.isNaN ? x : result)
+    }
+
+    /// e^d for 0 ≤ d: exp's last 0.72 before float32 overflows; +∞ beyond.
+    @inline(__always)
+    private static func expTail(_ d: Float) -> Float {
+        d > 0.75 ? Float.infinity : 1 + d * (1 + d * (0.5 + d * (1.0 / 6 + d * (1.0 / 24 + d * (1.0 / 120 + d * (1.0 / 720))))))
+    }
+
+    /// `erfc(x)` in float32 from Numerical Recipes' Chebyshev fit `erfcc` (relative error below
+    /// 1.2·10⁻⁷ for every x): accurate in both tails, branch-free.
+    @inline(__always)
+    public static func erfc(_ x: Float) -> Float {
+        let z = x < 0 ? -x : x
+        let t = 1 / (1 + 0.5 * z)
+        let poly = -1.265_512_23 + t * (1.000_023_68 + t * (0.374_091_96 + t * (0.096_784_18 + t * (-0.186_288_06
+            + t * (0.278_868_07 + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))))
+        let answer = t * exp(-z * z + poly)
+        return x < 0 ? 2 - answer : answer  // NaN: `x < 0` is false and answer is NaN
     }
 
     // MARK: - Vector-friendly expm1
