@@ -315,3 +315,159 @@ func runTool(_ path: String, _ arguments: [String], environment: [String: String
     let text = String(decoding: outData, as: UTF8.self)
     return process.terminationStatus == 0 ? text : text + String(decoding: errData, as: UTF8.self) + "\n(exit \(process.terminationStatus))"
 }
+
+@Suite("shards: what a review found (names, reruns, symlinks, mixed runs, edge chunks, damage)")
+struct ShardEdgeTests {
+    @Test("{shards} without {shard} still gives every shard its own file")
+    func shardsPlaceholderAlone() throws {
+        let shard = try Shard(index: 1, count: 4)
+        #expect(shard.outputPath(for: "out/n-of-{shards}.h5") == "out/n-of-4-shard-1-of-4.h5")
+    }
+
+    @Test("a Slurm array with H5BATCH_SHARDS: the index is the shard, also for one index resubmitted alone")
+    func slurmResubmission() throws {
+        let detected = try ShardEnvironment.detect(["SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_COUNT": "1",
+                                                    "SLURM_ARRAY_TASK_MIN": "5", "H5BATCH_SHARDS": "8"])
+        #expect(detected?.shard == (try Shard(index: 5, count: 8)))
+    }
+
+    @Test("--skip-if-fresh over shards: a grown or touched input makes every shard again, and they still merge")
+    func rerunsAfterInputChanges() throws {
+        let folder = TemporaryFolder()
+        let input = folder.file("in.h5")
+        func generate(_ rows: Int) throws {
+            try succeed(["generate", input, "--dataset", "x", "--shape", "\(rows)x8", "--chunk-rows", "100", "--seed", "7", "--force"])
+        }
+        try generate(950)
+        let pipeline = folder.write("p.yaml", """
+        input:  { file: \(input), dataset: /x }
+        output: { file: \(folder.file("out.h5")), dataset: /y }
+        run:    { batch_rows: 100 }
+        stages: [ { leaky_relu: { negative_slope: 0.3 } } ]
+        """)
+        let shards = (0..<2).map { folder.file("out-shard-\($0)-of-2.h5") }
+        func runShards() throws -> [String] {
+            try (0..<2).map { try succeed(["run", pipeline, "--shard", "\($0)/2", "--skip-if-fresh"]).stderr }
+        }
+        func mergeMatchesSingle() throws {
+            try succeed(["merge", "--force", "--output", folder.file("merged.h5")] + shards)
+            try succeed(["run", pipeline, "--output", folder.file("single.h5"), "--force"])
+            #expect(bits(try readDataset(folder.file("merged.h5"), "/y").values) == bits(try readDataset(folder.file("single.h5"), "/y").values))
+        }
+        _ = try runShards()
+        try mergeMatchesSingle()
+        // Nothing changed: both skip.
+        #expect(try runShards().allSatisfy { $0.contains("is up to date") })
+        // More rows: shard 0 keeps its range but the whole changed; both are made again.
+        try generate(990)
+        #expect(try runShards().allSatisfy { $0.contains("is out of date") })
+        try mergeMatchesSingle()
+        // Touched only: values are the same, but the shards must share one state of the file.
+        let later = Date().addingTimeInterval(5)
+        try FileManager.default.setAttributes([.modificationDate: later], ofItemAtPath: input)
+        let notes = try runShards()
+        #expect(notes.allSatisfy { $0.contains("since this shard was made") }, "\(notes)")
+        try mergeMatchesSingle()
+        // A merged file with a missing source is not up to date.
+        try FileManager.default.removeItem(atPath: shards[1])
+        let merged = try succeed(["run", pipeline, "--output", folder.file("merged.h5"), "--skip-if-fresh", "--force"])
+        #expect(merged.stderr.contains("is out of date"), "\(merged.stderr)")
+    }
+
+    @Test("shards made with different batch rows are not one run")
+    func mixedBatchRows() throws {
+        let folder = TemporaryFolder()
+        let input = folder.file("in.h5")
+        try succeed(["generate", input, "--dataset", "x", "--shape", "600x8", "--chunk-rows", "100", "--seed", "8"])
+        let pipeline = folder.write("p.yaml", """
+        input:  { file: \(input), dataset: /x }
+        output: { file: \(folder.file("out.h5")), dataset: /y }
+        stages: [ relu ]
+        """)
+        try succeed(["run", pipeline, "--shard", "0/2", "--batch-rows", "100"])
+        try succeed(["run", pipeline, "--shard", "1/2", "--batch-rows", "300"])
+        let result = try runBinary(["merge", "--output", folder.file("m.h5")] + (0..<2).map { folder.file("out-shard-\($0)-of-2.h5") })
+        #expect(result.status == 64, "\(result.stderr)")
+        #expect(result.stderr.contains("batches of"), "\(result.stderr)")
+    }
+
+    @Test("merging into a folder reached through a symbolic link: the sources are found through the link and the real path")
+    func symlinkedFolder() throws {
+        let folder = TemporaryFolder()
+        let input = folder.file("in.h5")
+        try succeed(["generate", input, "--dataset", "x", "--shape", "500x8", "--chunk-rows", "100", "--seed", "9"])
+        let pipeline = folder.write("p.yaml", """
+        input:  { file: \(input), dataset: /x }
+        output: { file: \(folder.file("shards/out.h5")), dataset: /y }
+        run:    { batch_rows: 100 }
+        stages: [ relu ]
+        """)
+        for index in 0..<2 { try succeed(["run", pipeline, "--shard", "\(index)/2"]) }
+        try FileManager.default.createDirectory(atPath: folder.file("real/deep"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: folder.file("link"), withDestinationPath: folder.file("real/deep"))
+        try succeed(["merge", "--output", folder.file("link/m.h5")] + (0..<2).map { folder.file("shards/out-shard-\($0)-of-2.h5") })
+        try succeed(["run", pipeline, "--output", folder.file("single.h5")])
+        let expected = bits(try readDataset(folder.file("single.h5"), "/y").values)
+        #expect(bits(try readDataset(folder.file("link/m.h5"), "/y").values) == expected)
+        #expect(bits(try readDataset(folder.file("real/deep/m.h5"), "/y").values) == expected)
+    }
+
+    @Test("one batch that is not a whole number of output chunks (the raw path pads the last chunk)")
+    func singleBatchEdgeChunk() throws {
+        let folder = TemporaryFolder()
+        let input = folder.file("in.h5")
+        try succeed(["generate", input, "--dataset", "x", "--shape", "10000x8", "--chunk-rows", "1000", "--seed", "10"])
+        let pipeline = folder.write("p.yaml", """
+        input:  { file: \(input), dataset: /x }
+        output: { file: \(folder.file("out.h5")), dataset: /y, chunk_rows: 2000, compression: gzip }
+        run:    { batch_rows: 3000 }
+        stages: [ elu ]
+        """)
+        for index in 0..<4 { try succeed(["run", pipeline, "--shard", "\(index)/4"]) }
+        try succeed(["merge", "--output", folder.file("m.h5")] + (0..<4).map { folder.file("out-shard-\($0)-of-4.h5") })
+        try succeed(["run", pipeline, "--output", folder.file("single.h5")])
+        #expect(bits(try readDataset(folder.file("m.h5"), "/y").values) == bits(try readDataset(folder.file("single.h5"), "/y").values))
+    }
+
+    @Test("a damaged chunk in a shard's rows is named by its rows in the input, on both read paths")
+    func damageThroughWindow() throws {
+        let folder = TemporaryFolder()
+        // Raw path: whole-row gzip chunks, decoded by the workers.
+        let raw = folder.file("raw.h5")
+        try succeed(["generate", raw, "--dataset", "x", "--shape", "1000x32", "--chunk-rows", "100", "--compression", "gzip", "--seed", "11"])
+        // Hyperslab path: chunks that split the rows, inflated by libhdf5.
+        let split = folder.file("split.h5")
+        do {
+            let file = try HDF5File.create(split)
+            let dataset = try file.createDataset("x", type: .float32, shape: [1000, 32],
+                                                 layout: .init(chunks: [100, 16], gzipLevel: 4))
+            let values = (0..<32_000).map { Float($0 % 977) / 100 }
+            try values.withUnsafeBufferPointer { try dataset.write(rows: 0..<1000, from: $0) }
+            try file.close()
+        }
+        func flip(_ path: String, chunkAt origin: [Int]) throws {
+            let location = try #require(try HDF5File.open(path).dataset("x").storedChunkLocation(at: origin))
+            let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+            defer { try? handle.close() }
+            try handle.seek(toOffset: UInt64(location.address + location.size / 2))
+            let byte = try #require(try handle.read(upToCount: 1)).first!
+            try handle.seek(toOffset: UInt64(location.address + location.size / 2))
+            handle.write(Data([byte ^ 0x5A]))
+        }
+        try flip(raw, chunkAt: [600, 0])
+        try flip(split, chunkAt: [700, 16])
+        for (input, message) in [(raw, "the stored chunk holding rows 600..<700 of /x in \(raw) is corrupt"),
+                                 (split, "the stored chunk holding rows 700..<800, columns 16..<32 of /x in \(split)")] {
+            let pipeline = folder.write("p.yaml", """
+            input:  { file: \(input), dataset: /x }
+            output: { file: \(folder.file("out.h5")), dataset: /y }
+            run:    { batch_rows: 100 }
+            stages: [ relu ]
+            """)
+            let result = try runBinary(["run", pipeline, "--shard", "1/2", "--force"])
+            #expect(result.status == 65, "\(result.stderr)")
+            #expect(result.stderr.contains(message), "\(result.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: folder.file("out-shard-1-of-2.h5.partial")))
+        }
+    }
+}

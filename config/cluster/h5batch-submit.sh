@@ -6,7 +6,8 @@ set -euo pipefail
 : "${OUTPUT:?set OUTPUT to the merged output file}"
 SHARDS=${SHARDS:-8}
 here=$(cd "$(dirname "$0")" && pwd)
-export PIPELINE OUTPUT SHARDS H5BATCH="${H5BATCH:-h5batch}"
+# H5BATCH_SHARDS: each array index is its shard, also when one index is resubmitted alone.
+export PIPELINE OUTPUT SHARDS H5BATCH_SHARDS="$SHARDS" H5BATCH="${H5BATCH:-h5batch}"
 
 # --parsable prints "jobid" or "jobid;cluster".
 array=$(sbatch --parsable --array="0-$((SHARDS - 1))" --export=ALL "$here/h5batch-shards.sbatch")

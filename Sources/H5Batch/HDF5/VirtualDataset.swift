@@ -88,8 +88,9 @@ extension Dataset {
     /// `HDF5_VDS_PREFIX`, the virtual dataset's folder, the working directory.
     public func checkVirtualSources() throws {
         let folder = (absolutePath(file.path) as NSString).deletingLastPathComponent
+        // libhdf5 replaces ${ORIGIN} with the virtual dataset's folder.
         let prefixes = (ProcessInfo.processInfo.environment["HDF5_VDS_PREFIX"] ?? "")
-            .split(separator: ":").map(String.init)
+            .split(separator: ":").map { $0.replacingOccurrences(of: "${ORIGIN}", with: folder) }
         var checked = Set<String>()
         for source in try virtualSources() where source.file != "." && checked.insert(source.file).inserted {
             let name = source.file.replacingOccurrences(of: "%%", with: "%")

@@ -12,6 +12,13 @@ struct MiniBatchRunner {
     let digests: InputDigestLedger?
     let progress: ProgressSink?
 
+    /// Rows a batch buffer must hold: the batch rows, limited to the rows rounded up to whole
+    /// stored chunks (`chunkPadded`); but all of `chunkPadded` when one batch covers the
+    /// dataset, since the writer's raw path then pads the last output chunk past the batch rows.
+    static func capacityRows(rows: Int, batchRows: Int, chunkPadded: Int) -> Int {
+        rows <= batchRows ? chunkPadded : min(batchRows, chunkPadded)
+    }
+
     func run(control: StreamControl, report: inout RunReport) throws -> StreamOutcome {
         SystemInfo.setBLASThreads(1)
         let chain = self.chain

@@ -335,7 +335,7 @@ public struct PipelinePlan: Sendable, Codable {
         let inputLayout = reader.layout
         let outputLayout = encoder?.layout
         let chunkPadded = max(roundUp(rows, inputLayout?.chunkRows ?? 1), roundUp(rows, outputLayout?.chunkRows ?? 1))
-        let capacity = min(batchRows, chunkPadded)
+        let capacity = MiniBatchRunner.capacityRows(rows: rows, batchRows: batchRows, chunkPadded: chunkPadded)
         let batches = min(count, workers + 2)
         let inputBytes = capacity * chain.inputWidth * 4
         let outputBytes = chain.runsInPlace ? 0 : capacity * chain.outputWidth * 4

@@ -103,7 +103,7 @@ public final class PipelineRunner {
         if options.skipIfFresh && FileManager.default.fileExists(atPath: outputPath) {
             let freshness = try Freshness.check(
                 output: outputPath, dataset: job.outputDataset, expected: recipe, sourceState: identity.inputState!,
-                sourceShape: job.input.shape, onEvent: options.onEvent,
+                sourceShape: job.input.shape, shard: job.shard, onEvent: options.onEvent,
                 digest: { try SourceDigester(reader: reader, batchRows: batchRows, workers: workers).digest() })
             switch freshness {
             case .upToDate(let reason):
@@ -218,7 +218,8 @@ public final class PipelineRunner {
             switch config.run.mode {
             case .minibatch:
                 return try MiniBatchRunner(reader: reader, writer: writer, chain: job.chain, plan: plan,
-                                           capacityRows: min(plan.batchRows, chunkPadded), workers: workers,
+                                           capacityRows: MiniBatchRunner.capacityRows(rows: rows, batchRows: plan.batchRows, chunkPadded: chunkPadded),
+                                           workers: workers,
                                            digests: digests, progress: progress)
                     .run(control: control, report: &report)
             case .full:
@@ -305,7 +306,7 @@ struct PreparedJob {
         let chunkRows = wholeReader.layout?.chunkRows ?? 1
         var batchRows = PipelinePlan.resolvedBatchRows(config.run.batchRows, mode: config.run.mode,
                                                        inputChunkRows: chunkRows, rows: whole.rowCount)
-        if let shard = config.run.shard {
+        if let shard = config.run.shard, shard.count > 1 || whole.rank >= 2 {
             guard whole.rank >= 2 else {
                 throw H5BatchError(.usage, "--shard splits the first dimension, and dataset \(name) in \(inputFile) has shape \(shapeText(whole.shape)): one row; run it without --shard")
             }
@@ -317,7 +318,7 @@ struct PreparedJob {
             shardUnit = unitRows / max(inner, 1)
             let range = shard.firstDimensionRange(extent: whole.shape[0], unit: shardUnit)
             input = whole.window(firstIndices: range)
-            self.shard = ShardPlacement(shard: shard, range: range, extent: whole.shape[0])
+            self.shard = ShardPlacement(shard: shard, range: range, extent: whole.shape[0], batchRows: batchRows)
             // A shard smaller than a batch (the last, or an empty one) is one batch: the same
             // rows the whole run's last batch holds.
             batchRows = min(batchRows, max(chunkRows, (input.rowCount + chunkRows - 1) / chunkRows * chunkRows))

@@ -45,13 +45,12 @@ public struct Shard: Sendable, Equatable, Hashable, CustomStringConvertible {
     }
 
     /// The output file of this shard for the pipeline's output `path`: `{shard}` and `{shards}`
-    /// replaced by the index and the count; without either, `-shard-I-of-N` goes before the
-    /// file name's extension (`out/mlp.h5` → `out/mlp-shard-2-of-4.h5`).
+    /// replaced by the index and the count; without `{shard}` (which alone tells the shards'
+    /// files apart), `-shard-I-of-N` goes before the file name's extension
+    /// (`out/mlp.h5` → `out/mlp-shard-2-of-4.h5`).
     public func outputPath(for path: String) -> String {
-        if path.contains("{shard}") || path.contains("{shards}") {
-            return path.replacingOccurrences(of: "{shards}", with: String(count))
-                .replacingOccurrences(of: "{shard}", with: String(index))
-        }
+        let path = path.replacingOccurrences(of: "{shards}", with: String(count))
+        if path.contains("{shard}") { return path.replacingOccurrences(of: "{shard}", with: String(index)) }
         let folder = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
         let stem = (name as NSString).deletingPathExtension
@@ -102,8 +101,13 @@ public enum ShardEnvironment {
             guard let size = try number(launcher.size) else { throw missing(launcher.rank, launcher.size) }
             return try shard(rank, size, "\(launcher.name) (\(launcher.rank)=\(rank), \(launcher.size)=\(size))")
         }
-        // A Slurm job array: one task per array index; indexes may start anywhere (--array=1-8).
+        // A Slurm job array: one task per array index. With H5BATCH_SHARDS the index is the
+        // shard (so `sbatch --array=5` reruns shard 5 alone); without, indexes may start
+        // anywhere (--array=1-8) and the array's size is the count.
         if let task = try number("SLURM_ARRAY_TASK_ID") {
+            if let count = try number("H5BATCH_SHARDS") {
+                return try shard(task, count, "a Slurm job array (SLURM_ARRAY_TASK_ID=\(task), H5BATCH_SHARDS=\(count))")
+            }
             guard let count = try number("SLURM_ARRAY_TASK_COUNT") else {
                 throw missing("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", " (Slurm 17.02 or later sets both)")
             }
@@ -130,7 +134,7 @@ public enum ShardEnvironment {
     }
 
     /// The names `detect` looks at, for messages.
-    public static let variableNames = "OMPI_COMM_WORLD_RANK/SIZE, PMI_RANK/SIZE, SLURM_ARRAY_TASK_ID/COUNT/MIN, SLURM_PROCID/NTASKS, JOB_COMPLETION_INDEX with H5BATCH_SHARDS"
+    public static let variableNames = "OMPI_COMM_WORLD_RANK/SIZE, PMI_RANK/SIZE, SLURM_ARRAY_TASK_ID with H5BATCH_SHARDS or SLURM_ARRAY_TASK_COUNT/MIN, SLURM_PROCID/NTASKS, JOB_COMPLETION_INDEX with H5BATCH_SHARDS"
 }
 
 /// Where a shard sits in the input: the shard, its first-dimension range and the whole extent.
@@ -144,13 +148,16 @@ public struct ShardPlacement: Sendable, Equatable, Codable {
     public let end: Int
     /// The input's whole first dimension.
     public let extent: Int
+    /// The whole run's batch rows (a last shard's own may be fewer): shards of one run share it.
+    public let batchRows: Int
 
-    public init(shard: Shard, range: Range<Int>, extent: Int) {
+    public init(shard: Shard, range: Range<Int>, extent: Int, batchRows: Int) {
         index = shard.index
         count = shard.count
         start = range.lowerBound
         end = range.upperBound
         self.extent = extent
+        self.batchRows = batchRows
     }
 
     public var range: Range<Int> { start..<end }

@@ -130,6 +130,9 @@ public struct ShardMerge {
             guard placement.count == count, placement.extent == extent else {
                 throw H5BatchError(.usage, "merge: \(shard.file) is shard \(placement.index) of \(placement.count) over \(placement.extent) indices, \(shards[0].file) is shard \(shards[0].placement!.index) of \(count) over \(extent): they come from different runs")
             }
+            guard placement.batchRows == shards[0].placement!.batchRows else {
+                throw H5BatchError(.usage, "merge: \(shard.file) was made in batches of \(placement.batchRows) rows, \(shards[0].file) in batches of \(shards[0].placement!.batchRows): they come from different runs")
+            }
             guard placement.end - placement.start == shard.dataset.shape[0] else {
                 throw H5BatchError(.data, "merge: \(shard.file):\(shard.dataset.name) holds \(shard.dataset.shape[0]) indices along its first dimension, but its \(ShardPlacement.attribute) attribute says \(placement.start)..<\(placement.end)")
             }
@@ -189,21 +192,26 @@ public struct ShardMerge {
         }
         var recipe = first.recipe
         let shardZero = shards.first { $0.placement!.index == 0 }!.provenance!
-        recipe.config = (try? configWithoutShard(shardZero.recipe.config)) ?? shardZero.recipe.config
+        recipe.config = (try? configWithoutShard(shardZero.recipe.config, batchRows: shards[0].placement!.batchRows))
+            ?? shardZero.recipe.config
         let shape = [shards[0].placement!.extent] + first.sourceFingerprint.shape.dropFirst()
         return Provenance(recipe: recipe,
                           sourceFingerprint: SourceFingerprint(digest: digest, shape: shape, file: first.sourceFingerprint.file),
                           created: Provenance.timestamp())
     }
 
-    /// A shard's resolved pipeline without what differs between the shards of one run: `run`
-    /// (the shard, a last shard's smaller batch) and the output's chunk rows (a shard's chunks
-    /// fit its rows), for comparing shards.
+    /// A shard's resolved pipeline without what differs between the shards of one run: the
+    /// shard, the batch rows (a last shard's are fewer; the placements' whole-run batch rows
+    /// are compared instead) and the output's chunk rows (a shard's chunks fit its rows).
     private static func pipelineWithoutShard(_ config: String) throws -> String {
         guard var object = try? JSONSerialization.jsonObject(with: Data(config.utf8)) as? [String: Any] else {
             throw H5BatchError(.data, "merge: a shard's h5batch_config attribute is not JSON")
         }
-        object["run"] = nil
+        if var run = object["run"] as? [String: Any] {
+            run["shard"] = nil
+            run["batch_rows"] = nil
+            object["run"] = run
+        }
         if var output = object["output"] as? [String: Any] {
             output["chunk_rows"] = nil
             object["output"] = output
@@ -211,11 +219,13 @@ public struct ShardMerge {
         return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
     }
 
-    /// Shard 0's resolved pipeline with its shard taken out: what a single run would record.
-    private static func configWithoutShard(_ config: String) throws -> String {
+    /// Shard 0's resolved pipeline with its shard taken out and the whole run's batch rows:
+    /// what a single run would record.
+    private static func configWithoutShard(_ config: String, batchRows: Int) throws -> String {
         guard var object = try JSONSerialization.jsonObject(with: Data(config.utf8)) as? [String: Any],
               var run = object["run"] as? [String: Any] else { return config }
         run["shard"] = nil
+        run["batch_rows"] = batchRows
         object["run"] = run
         return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
     }
@@ -254,6 +264,8 @@ public struct ShardMerge {
                         } else {
                             try file.createVirtualDataset(dataset, typeOf: openDatasets[0], shape: shape,
                                                           sources: virtualSources(relativeTo: path))
+                            // Found from where it will be read, the way libhdf5 looks.
+                            try file.dataset(dataset).checkVirtualSources()
                         }
                         let merged = try file.dataset(dataset)
                         try provenance?.write(to: merged)
@@ -273,21 +285,27 @@ public struct ShardMerge {
         return Outcome(path: path, dataset: dataset, shape: shape, bytesCopied: copied, seconds: now() - started)
     }
 
-    /// The mappings, each source named relative to the output's folder.
+    /// The mappings, each source named relative to the output's folder (`output`'s folder must
+    /// exist). Both sides with symbolic links resolved: the system follows a link before `..`,
+    /// so a path relative to a folder reached through a link must start from where it leads.
     func virtualSources(relativeTo output: String) -> [HDF5File.VirtualSource] {
-        let folder = (absolutePath(output) as NSString).deletingLastPathComponent
+        let folder = Self.resolvedFolder(of: output)
         return sources.map { source in
-            HDF5File.VirtualSource(file: relativePath(absolutePath(source.file), from: folder), dataset: source.dataset,
+            HDF5File.VirtualSource(file: relativePath(resolvedPath(source.file), from: folder), dataset: source.dataset,
                                    shape: source.shape, firstIndex: source.firstIndex)
         }
     }
 
+    private static func resolvedFolder(of path: String) -> String {
+        resolvedPath((absolutePath(path) as NSString).deletingLastPathComponent)
+    }
+
     private func mergeRecord(copy: Bool, relativeTo output: String) -> String {
-        let folder = (absolutePath(output) as NSString).deletingLastPathComponent
+        let folder = Self.resolvedFolder(of: output)
         let object: [String: Any] = [
             "layout": copy ? "copy" : "virtual",
             "sources": sources.map { source -> [String: Any] in
-                ["file": relativePath(absolutePath(source.file), from: folder), "dataset": source.dataset,
+                ["file": relativePath(resolvedPath(source.file), from: folder), "dataset": source.dataset,
                  "first_index": source.firstIndex, "rows": source.shape[0]]
             },
         ]
@@ -318,6 +336,13 @@ public struct ShardMerge {
         }
         return copied
     }
+}
+
+/// `path` absolute, with `.`, `..` and symbolic links resolved when it exists (`realpath`).
+func resolvedPath(_ path: String) -> String {
+    guard let resolved = realpath(path, nil) else { return absolutePath(path) }
+    defer { free(resolved) }
+    return String(cString: resolved)
 }
 
 /// `path` (absolute) relative to the absolute folder `folder`: `shards/a.h5`, `../x/a.h5`.
