@@ -30,6 +30,35 @@ struct ReferenceCaseTests {
         }
     }
 
+    @Test("output.dtype float16 and float64: the stored values are the float32 results, rounded for float16",
+          arguments: ["float16", "float64"], ["minibatch", "full"])
+    func outputTypes(_ dtype: String, _ mode: String) throws {
+        let folder = TemporaryFolder()
+        let cases = ReferenceCase.all.filter {
+            ["sigmoid/", "gelu/", "softmax/special_linear", "linear_silu/", "mlp_gelu_softmax/normal_chunked", "mlp/normal_gzip"]
+                .contains(where: $0.name.hasPrefix)
+        }
+        #expect(cases.count == 6)
+        for testCase in cases {
+            let (expected, expectedShape) = try readDataset(Repo.data + "/references.h5", "/" + testCase.name)
+            let output = folder.file("\(dtype).h5")
+            let json = testCase.pipelineJSON(output: output, mode: mode, batchRows: 333, workers: 2, dtype: dtype)
+            let config = try PipelineFile.parse(json, format: .json, path: "case.json", baseFolder: Repo.data)
+            _ = try PipelineRunner(config: config, options: .init(force: true)).run()
+            let file = try HDF5File.open(output)
+            let dataset = try file.dataset("/result")
+            #expect(dataset.elementType.description == dtype)
+            let actual = try dataset.readAll()
+            let label = "\(testCase.name) \(dtype) \(mode)"
+            #expect(dataset.shape == expectedShape, "\(label)")
+            let hasLinear = testCase.stagesJSON.contains("\"linear\"")
+            let problem = dtype == "float16"
+                ? mismatch(actual, expected.map { Float(Float16($0)) }, rtol: 2e-3, atol: 1e-5, rowWidth: hasLinear ? expectedShape.last : nil)
+                : mismatch(actual, expected, rowWidth: hasLinear ? expectedShape.last : nil)
+            #expect(problem == nil, "\(label): \(problem ?? "")")
+        }
+    }
+
     @Test("the cases cover every stage, input type, rank and layout")
     func coverage() {
         let names = ReferenceCase.all.map(\.name)

@@ -145,10 +145,10 @@ struct ReferenceCase: Sendable, CustomTestStringConvertible {
 
     /// A JSON pipeline file for this case; weight paths stay relative to data/ because the
     /// pipeline's folder is data/.
-    func pipelineJSON(output: String, mode: String, batchRows: Int, workers: Int) -> String {
+    func pipelineJSON(output: String, mode: String, batchRows: Int, workers: Int, dtype: String = "float32") -> String {
         """
         {"input": {"file": "\(inputsFile)", "dataset": "\(input)"},
-         "output": {"file": "\(output)", "dataset": "/result"},
+         "output": {"file": "\(output)", "dataset": "/result", "dtype": "\(dtype)"},
          "run": {"mode": "\(mode)", "batch_rows": \(batchRows), "workers": \(workers)},
          "stages": \(stagesJSON)}
         """
