@@ -66,7 +66,9 @@ struct PipelineArguments: ParsableArguments {
         var config = try PipelineFile.load(pipeline)
         if let input {
             let target = FileAndDataset(input)
-            config.input = PipelineConfig.Input(file: target.file, dataset: target.dataset ?? config.input?.dataset)
+            // A dataset on the command line replaces the file's dataset or datasets.
+            config.input = PipelineConfig.Input(file: target.file, dataset: target.dataset ?? config.input?.dataset,
+                                                datasets: target.dataset == nil ? config.input?.datasets : nil)
         }
         return config
     }

@@ -23,6 +23,7 @@ extension PipelineConfig {
         ]
         if let input {
             object["input"] = ["file": absolutePath(input.file), "dataset": input.dataset ?? NSNull()] as [String: Any]
+            if let datasets = input.datasets { object["input"] = ["file": absolutePath(input.file), "datasets": datasets] as [String: Any] }
         }
         // Plain dictionaries, strings and numbers always serialize.
         let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])

@@ -7,11 +7,16 @@ import Foundation
 public struct PipelineConfig: Sendable, Equatable {
     public struct Input: Sendable, Equatable {
         public var file: String
-        /// nil: the input file's only dataset.
+        /// nil: the input file's only dataset (or `datasets`).
         public var dataset: String?
-        public init(file: String, dataset: String? = nil) {
+        /// Several datasets, each run through the pipeline into the same output file under its
+        /// own path: dataset paths, or glob patterns over them (`*`, `?` and `[…]`, which do not
+        /// cross a `/`). nil: one dataset (`dataset`). Never set together with `dataset`.
+        public var datasets: [String]?
+        public init(file: String, dataset: String? = nil, datasets: [String]? = nil) {
             self.file = file
             self.dataset = dataset
+            self.datasets = datasets
         }
     }
 
@@ -21,7 +26,8 @@ public struct PipelineConfig: Sendable, Equatable {
 
     public struct Output: Sendable, Equatable {
         public var file: String?
-        /// nil: the input dataset's path.
+        /// nil: the input dataset's path. With `input.datasets`, a group under which each input
+        /// dataset's path is repeated (nil: the same paths as in the input).
         public var dataset: String?
         public var dtype: StorageType = .float32
         /// nil: the batch rows.

@@ -84,10 +84,22 @@ private struct Reader {
     // MARK: Sections
 
     func input(_ node: ConfigNode) throws -> PipelineConfig.Input {
-        let f = try fields(node, "input", allowed: ["file", "dataset"])
+        let f = try fields(node, "input", allowed: ["file", "dataset", "datasets"])
         guard let file = f["file"] else { throw fail(node, "input.file", "missing") }
+        var datasets: [String]?
+        if let node = f["datasets"] {
+            if f["dataset"] != nil { throw fail(node, "input", "give dataset or datasets, not both") }
+            switch node.value {
+            case .list(let items):
+                guard !items.isEmpty else { throw fail(node, "input.datasets", "expected at least one dataset path or pattern") }
+                datasets = try items.enumerated().map { try datasetPath($0.element, "input.datasets[\($0.offset)]") }
+            default:
+                datasets = [try datasetPath(node, "input.datasets")]
+            }
+        }
         return PipelineConfig.Input(file: try resolvedPath(file, "input.file"),
-                                    dataset: try f["dataset"].map { try datasetPath($0, "input.dataset") })
+                                    dataset: try f["dataset"].map { try datasetPath($0, "input.dataset") },
+                                    datasets: datasets)
     }
 
     func output(_ node: ConfigNode) throws -> PipelineConfig.Output {

@@ -14,6 +14,9 @@ struct Checkpoint: Codable, Equatable {
     var runID: String
     var job: JobIdentity
     var dataset: String
+    /// With `input.datasets`: the output datasets finished before `dataset`, in order (nil for a
+    /// run of one dataset).
+    var completedDatasets: [String]?
     /// Rows before this one are in the partial file.
     var rowsDone: Int
     var rowsTotal: Int
@@ -44,7 +47,8 @@ struct Checkpoint: Codable, Equatable {
 
     private enum CodingKeys: String, CodingKey {
         // Snake case is "run_id", which converts back to "runId", not "runID".
-        case format, runID = "runId", job, dataset, rowsDone, rowsTotal, fileBytes, endOfAllocation, chunks, inputDigest, saved
+        case format, runID = "runId", job, dataset, completedDatasets, rowsDone, rowsTotal, fileBytes, endOfAllocation, chunks,
+             inputDigest, saved
     }
 
     /// The attribute on the output dataset that holds `runID`.
@@ -96,6 +100,15 @@ struct JobIdentity: Codable, Equatable {
             guard seen.insert(path).inserted else { continue }
             sources.append(SourceFile(path: path, state: try FileState(path: file)))
         }
+    }
+
+    /// The identity of a run over several datasets: every dataset's resolved pipeline, in order,
+    /// and every file any of them reads.
+    init(combining parts: [JobIdentity]) {
+        version = H5BatchVersion.string
+        pipeline = "[" + parts.map(\.pipeline).joined(separator: ",") + "]"
+        var seen = Set<String>()
+        sources = parts.flatMap(\.sources).filter { seen.insert($0.path).inserted }
     }
 
     /// The state of the input file when the run began (the first source).

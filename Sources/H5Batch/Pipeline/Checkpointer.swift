@@ -23,8 +23,10 @@ final class Checkpointer {
     private var lastSave: Double
 
     /// Checkpoints of `output` (`rows` in all, the work `identity` names) into `recordPath`.
+    /// `completedDatasets`: the output datasets of a several-dataset run finished before this one.
     init(output: PartialOutput.Opened, ledger: ChunkLedger, digests: InputDigestLedger, identity: JobIdentity,
-         rows: Int, recordPath: String, interval: Double, rowInterval: Int? = nil, onEvent: (@Sendable (RunEvent) -> Void)?) {
+         rows: Int, completedDatasets: [String]? = nil, recordPath: String, interval: Double, rowInterval: Int? = nil,
+         onEvent: (@Sendable (RunEvent) -> Void)?) {
         file = output.file
         dataset = output.dataset
         self.recordPath = recordPath
@@ -33,7 +35,7 @@ final class Checkpointer {
         self.ledger = ledger
         self.digests = digests
         template = Checkpoint(runID: output.runID, job: identity, dataset: output.dataset.name,
-                              rowsDone: 0, rowsTotal: rows, fileBytes: 0, endOfAllocation: 0,
+                              completedDatasets: completedDatasets, rowsDone: 0, rowsTotal: rows, fileBytes: 0, endOfAllocation: 0,
                               chunks: ChunkLedger.Summary(), inputDigest: .init(row: 0, digest: 0), saved: "")
         saved = output.resumedFrom
         self.onEvent = onEvent

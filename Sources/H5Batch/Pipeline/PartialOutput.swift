@@ -61,6 +61,18 @@ struct PartialOutput {
         return try create(expected)
     }
 
+    /// Creates the next dataset of a several-dataset run in the open partial file, marked with
+    /// the file's run ID.
+    func addDataset(to output: Opened, expecting expected: Expectation) throws -> Opened {
+        let dataset = try translatingHDF5Errors(otherwise: .cannotCreate) {
+            let dataset = try expected.create(output.file)
+            try dataset.setAttribute(Checkpoint.runIDAttribute, string: output.runID)
+            return dataset
+        }
+        let ledger = expected.chunks.flatMap { ChunkGrid(shape: expected.shape, chunks: $0) }.map(ChunkLedger.init)
+        return Opened(file: output.file, dataset: dataset, runID: output.runID, ledger: ledger, resumedFrom: nil)
+    }
+
     /// Removes the partial file and its record.
     func discard() {
         unlink(path)

@@ -61,6 +61,23 @@ public final class PipelineRunner {
         try lane.sync { try runOnLane() }
     }
 
+    /// One dataset of a run: the whole run for a single dataset, one of `input.datasets`
+    /// otherwise. `config` names this dataset and its output dataset.
+    struct Target {
+        let config: PipelineConfig
+        let job: PreparedJob
+        let chunkRows: Int
+        /// This dataset's own identity: its provenance's resolved pipeline.
+        let identity: JobIdentity
+        let recipe: Provenance.Recipe
+        var rows: Int { job.input.rowCount }
+        var outputDataset: String { job.outputDataset }
+
+        func expectation(identity: JobIdentity) -> PartialOutput.Expectation {
+            job.outputExpectation(config.output, identity: identity, chunkRows: chunkRows)
+        }
+    }
+
     private func runOnLane() throws -> RunReport {
         let started = now()
         guard let inputFile = config.input?.file else {
@@ -76,110 +93,55 @@ public final class PipelineRunner {
         // --skip-if-fresh decides below whether an existing output may be replaced.
         try OutputTarget.check(outputPath, reads: [inputFile] + config.stages.compactMap(\.file),
                                force: options.force || options.skipIfFresh)
-        let job = try PreparedJob(config: config, rawChunkIO: options.rawChunkIO)
+        let targets = try prepareTargets(inputFile: inputFile)
+        let several = config.input?.datasets != nil
+        // What a checkpoint names: the dataset's job, or every dataset's together.
+        let identity = several ? JobIdentity(combining: targets.map(\.identity)) : targets[0].identity
         let workers = config.run.workers ?? SystemInfo.activeCores
-        let rows = job.input.rowCount
-        let reader = job.reader
-        // Batches cover whole stored chunks when h5batch decodes them itself.
-        let inputChunkRows = reader.layout?.chunkRows ?? 1
-        let batchRows = job.batchRows
-        if let shard = job.shard {
-            options.onEvent?(.shard(shard, rows: rows, of: job.inputHandle.path, unit: job.shardUnit))
+        if let job = targets.first?.job, let shard = job.shard {
+            options.onEvent?(.shard(shard, rows: job.input.rowCount, of: job.inputHandle.path, unit: job.shardUnit))
         }
-        let outputChunkRows = min(config.output.chunkRows ?? batchRows, max(rows, 1))
-        let identity = try JobIdentity(config: config, batchRows: batchRows, chunkRows: outputChunkRows)
-        let recipe = Provenance.Recipe(version: H5BatchVersion.string, config: identity.pipeline,
-                                       source: "\(absolutePath(job.inputFile)):\(job.input.name)",
-                                       weightsFingerprint: job.chain.parameterFingerprint)
 
         var report = RunReport()
         report.mode = config.run.mode
-        report.batchRows = config.run.mode == .full ? rows : min(batchRows, rows)
+        report.batchRows = targets.map { config.run.mode == .full ? $0.rows : min($0.job.batchRows, $0.rows) }.max() ?? 0
         report.workers = workers
-        report.input = "\(job.inputFile):\(job.input.name)"
-        report.output = "\(outputPath):\(job.outputDataset)"
-        report.inputPath = reader.pathDescription
+        report.input = several ? "\(inputFile): \(targets.count) datasets" : "\(targets[0].job.inputFile):\(targets[0].job.input.name)"
+        report.output = several ? "\(outputPath): \(targets.count) datasets" : "\(outputPath):\(targets[0].outputDataset)"
+        report.inputPath = Self.distinct(targets.map(\.job.reader.pathDescription))
 
         if options.skipIfFresh && FileManager.default.fileExists(atPath: outputPath) {
-            let freshness = try Freshness.check(
-                output: outputPath, dataset: job.outputDataset, expected: recipe, sourceState: identity.inputState!,
-                sourceShape: job.input.shape, shard: job.shard, onEvent: options.onEvent,
-                digest: { try SourceDigester(reader: reader, batchRows: batchRows, workers: workers).digest() })
-            switch freshness {
-            case .upToDate(let reason):
-                options.onEvent?(.upToDate(path: outputPath, reason: reason))
+            if try isFresh(targets, outputPath: outputPath, workers: workers) {
                 report.upToDate = true
                 report.seconds = now() - started
                 report.peakResidentBytes = SystemInfo.peakResidentBytes
                 return report
-            case .stale(let reason):
-                options.onEvent?(.outOfDate(path: outputPath, reason: reason))
-            case .unknown(let reason) where !options.force:
-                throw H5BatchError(.cannotCreate, "output \(outputPath) exists but h5batch cannot tell how it was made: \(reason); --skip-if-fresh replaces only outputs h5batch made (pass --force to replace it)")
-            case .unknown:
-                break
             }
         }
-
         if config.run.mode == .full {
-            let ioBuffers = PipelinePlan.fullModeIOBufferBytes(workers: workers, batchRows: batchRows, chain: job.chain)
-            let needed = FullDatasetRunner.estimatedPeakBytes(rows: roundUp(rows, inputChunkRows), chain: job.chain, ioBufferBytes: ioBuffers)
-            let limit = config.run.memoryLimit.bytes(physicalMemory: SystemInfo.availableMemory)
-            if needed > limit {
-                throw H5BatchError(.usage, PipelinePlan.fullModeRefusal(needed: needed, rows: rows, limit: limit, setting: config.run.memoryLimit))
-            }
+            for target in targets { try checkFullModeMemory(target, workers: workers) }
         }
 
         try OutputTarget.prepareFolder(for: outputPath)
         if lock == nil { lock = try OutputLock.acquire(for: outputPath) }
         let partial = PartialOutput(outputPath: outputPath)
-        let output = try partial.open(resume: options.resume,
-                                      expecting: job.outputExpectation(config.output, identity: identity, chunkRows: outputChunkRows),
-                                      onEvent: options.onEvent)
-
-        // A checkpoint's row is a chunk boundary of the output, not always a batch boundary:
-        // the resumed run starts at the batch holding it (batches always start at multiples of
-        // the batch rows, which keeps the sums BLAS forms the same) and writes from it.
-        let resumeRow = output.resumedFrom?.rowsDone ?? 0
-        let plan = BatchPlan(rows: rows, batchRows: batchRows, start: resumeRow == rows ? rows : resumeRow / batchRows * batchRows)
-        var digestBefore: UInt64 = 0
-        if let resumed = output.resumedFrom {
-            guard resumed.inputDigest.row == plan.start, let value = resumed.inputDigest.value else {
-                output.file.abandon()
-                throw H5BatchError(.data, "cannot continue \(partial.path): its checkpoint's input digest covers the rows before \(resumed.inputDigest.row), not \(plan.start); run again without --resume")
-            }
-            digestBefore = value
-        }
-        let digests = InputDigestLedger(plan: plan, before: digestBefore)
-        let writer = BatchWriter(dataset: output.dataset, type: config.output.dtype, batchRows: batchRows,
-                                 firstRow: resumeRow, allowRawChunks: options.rawChunkIO)
-        report.outputPath = writer.pathDescription
-        report.rows = rows - resumeRow
-        report.resumedFromRow = resumeRow
-        report.bytesIn = plan.remainingRows * job.input.featureCount * job.input.elementType.size
-        report.bytesOut = report.rows * job.chain.outputWidth * config.output.dtype.size
-        report.linearFlops = plan.remainingRows * job.chain.linearFlopsPerRow
-
-        let checkpointer = output.ledger.map { ledger in
-            Checkpointer(output: output, ledger: ledger, digests: digests, identity: identity, rows: rows,
-                         recordPath: partial.recordPath,
-                         interval: options.checkpointInterval, rowInterval: options.checkpointRows, onEvent: options.onEvent)
-        }
+        var (output, first) = try openPartial(partial, targets: targets, identity: identity, several: several)
+        let rowsInAll = targets.reduce(0) { $0 + $1.rows }
+        // The checkpoint a failure leaves to resume from: the current dataset's latest, or the
+        // one that closed the dataset before it.
+        var current: Checkpointer?
+        var closedBefore = output.resumedFrom
         do {
-            let outcome = try runBatches(job: job, reader: reader, writer: writer, plan: plan, workers: workers,
-                                         inputChunkRows: inputChunkRows, checkpointer: checkpointer, digests: digests,
-                                         report: &report)
-            if outcome == .stopped {
-                if let checkpointer, writer.completeRows > checkpointer.rowsSaved { try checkpointer.save(upTo: writer.completeRows) }
-                throw stoppedError(saved: checkpointer?.saved, partial: partial.path)
-            }
-            let provenance = Provenance(
-                recipe: recipe,
-                sourceFingerprint: SourceFingerprint(digest: digests.total, shape: job.input.shape, file: identity.inputState!),
-                created: Provenance.timestamp())
-            try translatingHDF5Errors(otherwise: .io) {
-                try provenance.write(to: output.dataset)
-                if let shard = job.shard { try output.dataset.setAttribute(ShardPlacement.attribute, string: shard.json) }
+            for index in first..<targets.count {
+                let opened = index == first ? output : try partial.addDataset(to: output, expecting: targets[index].expectation(identity: identity))
+                let done = targets[..<index].reduce(0) { $0 + $1.rows }
+                current = nil
+                let checkpointer = try runTarget(
+                    targets[index], output: opened, identity: identity, partial: partial, workers: workers,
+                    completed: several ? targets[..<index].map(\.outputDataset) : nil, closesDataset: index < targets.count - 1,
+                    rowsBefore: done, rowsInAll: rowsInAll, report: &report, started: { current = $0 })
+                if let saved = checkpointer?.saved { closedBefore = saved }
+                current = nil
             }
             // No last checkpoint: its syncs would cost short runs more than the run itself, and
             // a crash between the close and the rename (which a resumed run would detect by the
@@ -189,12 +151,15 @@ public final class PipelineRunner {
             try? DurableFile.remove(partial.recordPath)
         } catch let error as H5BatchError {
             output.file.abandon()
-            guard let saved = checkpointer?.saved, saved.rowsDone > 0, error.isResumable else {
+            let saved = current?.saved ?? closedBefore
+            guard let saved, saved.rowsDone > 0 || !(saved.completedDatasets ?? []).isEmpty, error.isResumable else {
                 partial.discard()
                 throw error
             }
             if case .stopped = error.kind { throw error }
-            throw H5BatchError(error.kind, "\(error.message); \(formatCount(saved.rowsDone)) of \(formatCount(rows)) rows are saved in \(partial.path): run again with --resume to continue")
+            let datasets = several ? "\(saved.completedDatasets?.count ?? 0) of \(targets.count) datasets and " : ""
+            let rows = several ? "rows of \(saved.dataset)" : "rows"
+            throw H5BatchError(error.kind, "\(error.message); \(datasets)\(formatCount(saved.rowsDone)) of \(formatCount(saved.rowsTotal)) \(rows) are saved in \(partial.path): run again with --resume to continue")
         }
         report.seconds = now() - started
         report.peakResidentBytes = SystemInfo.peakResidentBytes
@@ -202,10 +167,168 @@ public final class PipelineRunner {
         return report
     }
 
+    /// The run's datasets: the one the pipeline names, or each of `input.datasets` (patterns
+    /// expanded, in order) with its output dataset under the same path.
+    private func prepareTargets(inputFile: String) throws -> [Target] {
+        guard let patterns = config.input?.datasets else { return [try prepareTarget(config)] }
+        if config.run.shard != nil {
+            throw H5BatchError(.usage, "--shard splits one dataset; run each of input.datasets on its own (input.dataset or --input FILE:DATASET) to shard it")
+        }
+        let names = try DatasetSelection.resolve(patterns, in: inputFile)
+        return try names.map { name in
+            var single = config
+            single.input = PipelineConfig.Input(file: inputFile, dataset: name)
+            single.output.dataset = DatasetSelection.outputPath(for: name, under: config.output.dataset)
+            return try prepareTarget(single)
+        }
+    }
+
+    private func prepareTarget(_ config: PipelineConfig) throws -> Target {
+        let job = try PreparedJob(config: config, rawChunkIO: options.rawChunkIO)
+        let chunkRows = min(config.output.chunkRows ?? job.batchRows, max(job.input.rowCount, 1))
+        let identity = try JobIdentity(config: config, batchRows: job.batchRows, chunkRows: chunkRows)
+        let recipe = Provenance.Recipe(version: H5BatchVersion.string, config: identity.pipeline,
+                                       source: "\(absolutePath(job.inputFile)):\(job.input.name)",
+                                       weightsFingerprint: job.chain.parameterFingerprint)
+        return Target(config: config, job: job, chunkRows: chunkRows, identity: identity, recipe: recipe)
+    }
+
+    /// `--skip-if-fresh`: whether every dataset of the existing output is up to date (said
+    /// through `onEvent`); throws when it is not h5batch's to replace.
+    private func isFresh(_ targets: [Target], outputPath: String, workers: Int) throws -> Bool {
+        var reasons: [String] = []
+        for target in targets {
+            let job = target.job
+            let freshness = try Freshness.check(
+                output: outputPath, dataset: target.outputDataset, expected: target.recipe,
+                sourceState: target.identity.inputState!, sourceShape: job.input.shape, shard: job.shard,
+                onEvent: options.onEvent,
+                digest: { try SourceDigester(reader: job.reader, batchRows: job.batchRows, workers: workers).digest() })
+            let label = targets.count > 1 ? "\(target.outputDataset): " : ""
+            switch freshness {
+            case .upToDate(let reason):
+                reasons.append(label + reason)
+            case .stale(let reason):
+                options.onEvent?(.outOfDate(path: outputPath, reason: label + reason))
+                return false
+            case .unknown(let reason) where !options.force:
+                throw H5BatchError(.cannotCreate, "output \(outputPath) exists but h5batch cannot tell how it was made: \(label)\(reason); --skip-if-fresh replaces only outputs h5batch made (pass --force to replace it)")
+            case .unknown:
+                return false
+            }
+        }
+        let reason = targets.count == 1 ? reasons[0] : "its \(targets.count) datasets were made from the same inputs, pipeline, weights and h5batch version"
+        options.onEvent?(.upToDate(path: outputPath, reason: reason))
+        return true
+    }
+
+    private func checkFullModeMemory(_ target: Target, workers: Int) throws {
+        let job = target.job
+        let inputChunkRows = job.reader.layout?.chunkRows ?? 1
+        let ioBuffers = PipelinePlan.fullModeIOBufferBytes(workers: workers, batchRows: job.batchRows, chain: job.chain)
+        let needed = FullDatasetRunner.estimatedPeakBytes(rows: roundUp(target.rows, inputChunkRows), chain: job.chain, ioBufferBytes: ioBuffers)
+        let limit = config.run.memoryLimit.bytes(physicalMemory: SystemInfo.availableMemory)
+        if needed > limit {
+            throw H5BatchError(.usage, PipelinePlan.fullModeRefusal(needed: needed, rows: target.rows, limit: limit, setting: config.run.memoryLimit))
+        }
+    }
+
+    /// Opens the partial output: a new one holding the first dataset, or the one a checkpoint
+    /// describes, continued at the dataset it names (every dataset before it must be there).
+    private func openPartial(_ partial: PartialOutput, targets: [Target], identity: JobIdentity,
+                             several: Bool) throws -> (PartialOutput.Opened, first: Int) {
+        var first = 0
+        if several, options.resume, let record = try? Checkpoint.read(partial.recordPath),
+           let index = targets.firstIndex(where: { $0.outputDataset == record.dataset }),
+           record.completedDatasets ?? [] == targets[..<index].map(\.outputDataset) {
+            first = index
+        }
+        let output = try partial.open(resume: options.resume, expecting: targets[first].expectation(identity: identity),
+                                      onEvent: options.onEvent)
+        guard first > 0 else { return (output, 0) }
+        var problem: String? = output.resumedFrom == nil ? "" : nil
+        if problem == nil {
+            for target in targets[..<first] {
+                let there = (try? output.file.hasDataset(target.outputDataset)) == true
+                    && (try? output.file.dataset(target.outputDataset).stringAttribute(Checkpoint.runIDAttribute)) == output.runID
+                if !there { problem = "it lacks \(target.outputDataset), which its checkpoint says is done"; break }
+            }
+        }
+        guard let problem else { return (output, first) }
+        // Not continued after all: start over from the first dataset.
+        output.file.abandon()
+        partial.discard()
+        if !problem.isEmpty { options.onEvent?(.notResuming(path: partial.path, reason: problem)) }
+        return (try partial.open(resume: false, expecting: targets[0].expectation(identity: identity), onEvent: nil), 0)
+    }
+
+    /// Runs one dataset into `output` (a checkpoint's dataset continues at its row) and writes
+    /// its provenance; with `closesDataset`, ends with a checkpoint of the finished dataset,
+    /// from which a resumed run goes on to the next. Returns the dataset's checkpointer.
+    private func runTarget(_ target: Target, output: PartialOutput.Opened, identity: JobIdentity, partial: PartialOutput,
+                           workers: Int, completed: [String]?, closesDataset: Bool, rowsBefore: Int, rowsInAll: Int,
+                           report: inout RunReport, started: (Checkpointer?) -> Void) throws -> Checkpointer? {
+        let job = target.job, rows = target.rows, batchRows = job.batchRows
+        let inputChunkRows = job.reader.layout?.chunkRows ?? 1
+        // A checkpoint's row is a chunk boundary of the output, not always a batch boundary:
+        // the resumed run starts at the batch holding it (batches always start at multiples of
+        // the batch rows, which keeps the sums BLAS forms the same) and writes from it.
+        let resumeRow = output.resumedFrom?.rowsDone ?? 0
+        let plan = BatchPlan(rows: rows, batchRows: batchRows, start: resumeRow == rows ? rows : resumeRow / batchRows * batchRows)
+        var digestBefore: UInt64 = 0
+        if let resumed = output.resumedFrom {
+            guard resumed.inputDigest.row == plan.start, let value = resumed.inputDigest.value else {
+                throw H5BatchError(.data, "cannot continue \(partial.path): its checkpoint's input digest covers the rows before \(resumed.inputDigest.row), not \(plan.start); run again without --resume")
+            }
+            digestBefore = value
+        }
+        let digests = InputDigestLedger(plan: plan, before: digestBefore)
+        let writer = BatchWriter(dataset: output.dataset, type: target.config.output.dtype, batchRows: batchRows,
+                                 firstRow: resumeRow, allowRawChunks: options.rawChunkIO)
+        report.outputPath = Self.distinct([report.outputPath, writer.pathDescription].filter { !$0.isEmpty })
+        report.rows += rows - resumeRow
+        if resumeRow > 0 { report.resumedFromRow = rowsBefore + resumeRow }
+        report.bytesIn += plan.remainingRows * job.input.featureCount * job.input.elementType.size
+        report.bytesOut += (rows - resumeRow) * job.chain.outputWidth * target.config.output.dtype.size
+        report.linearFlops += plan.remainingRows * job.chain.linearFlopsPerRow
+
+        let checkpointer = output.ledger.map { ledger in
+            Checkpointer(output: output, ledger: ledger, digests: digests, identity: identity, rows: rows,
+                         completedDatasets: completed, recordPath: partial.recordPath,
+                         interval: options.checkpointInterval, rowInterval: options.checkpointRows, onEvent: options.onEvent)
+        }
+        started(checkpointer)
+        let outcome = try runBatches(job: job, reader: job.reader, writer: writer, plan: plan, workers: workers,
+                                     inputChunkRows: inputChunkRows, checkpointer: checkpointer, digests: digests,
+                                     rowsBefore: rowsBefore, rowsInAll: rowsInAll, report: &report)
+        if outcome == .stopped {
+            if let checkpointer, writer.completeRows > checkpointer.rowsSaved { try checkpointer.save(upTo: writer.completeRows) }
+            throw stoppedError(saved: checkpointer?.saved, partial: partial.path)
+        }
+        let provenance = Provenance(
+            recipe: target.recipe,
+            sourceFingerprint: SourceFingerprint(digest: digests.total, shape: job.input.shape, file: target.identity.inputState!),
+            created: Provenance.timestamp())
+        try translatingHDF5Errors(otherwise: .io) {
+            try provenance.write(to: output.dataset)
+            if let shard = job.shard { try output.dataset.setAttribute(ShardPlacement.attribute, string: shard.json) }
+        }
+        if closesDataset, let checkpointer { try checkpointer.save(upTo: rows) }
+        return checkpointer
+    }
+
+    /// The distinct values of `values` in their order, joined with ", ".
+    private static func distinct(_ values: [String]) -> String {
+        var seen = Set<String>()
+        return values.flatMap { $0.components(separatedBy: ", ") }.filter { seen.insert($0).inserted }.joined(separator: ", ")
+    }
+
     /// Runs the plan's batches in the configured mode, writing them with `writer`.
+    /// `rowsBefore` and `rowsInAll` place this dataset's progress in the whole run's.
     private func runBatches(job: PreparedJob, reader: BatchReader, writer: BatchWriter, plan: BatchPlan,
                             workers: Int, inputChunkRows: Int, checkpointer: Checkpointer?,
-                            digests: InputDigestLedger, report: inout RunReport) throws -> StreamOutcome {
+                            digests: InputDigestLedger, rowsBefore: Int, rowsInAll: Int,
+                            report: inout RunReport) throws -> StreamOutcome {
         guard plan.remainingRows > 0 else { return .completed }
         let rows = plan.rows
         // Buffers hold whole stored chunks, including an edge chunk's padding.
@@ -213,7 +336,15 @@ public final class PipelineRunner {
         let stop = options.stop
         let control = StreamControl(shouldStop: { stop?.isRequested ?? false },
                                     written: { try checkpointer?.written(upTo: writer.completeRows) })
-        let progress: ProgressSink? = options.onEvent.map { onEvent in { @Sendable progress in onEvent(.progress(progress)) } }
+        let progress: ProgressSink? = options.onEvent.map { onEvent in
+            guard rowsInAll != rows else { return { @Sendable progress in onEvent(.progress(progress)) } }
+            // One of several datasets: counted in the whole run's rows.
+            return { @Sendable progress in
+                let share = Double(rows) / Double(max(1, rowsInAll))
+                onEvent(.progress(RunProgress(phase: progress.phase, rowsDone: rowsBefore + progress.rowsDone, rowsTotal: rowsInAll,
+                                              rowsThisRun: rowsInAll, fraction: Double(rowsBefore) / Double(max(1, rowsInAll)) + progress.fraction * share)))
+            }
+        }
         return try translatingHDF5Errors(otherwise: .io) {
             switch config.run.mode {
             case .minibatch:
@@ -348,6 +479,8 @@ struct PreparedJob {
     /// The configured dataset, or the file's only dataset when none is named.
     private static func datasetName(_ input: PipelineConfig.Input, in file: HDF5File) throws -> String {
         if let name = input.dataset { return name }
+        // input.datasets outside a run (h5batch check): the first of them.
+        if let patterns = input.datasets { return try DatasetSelection.resolve(patterns, in: input.file)[0] }
         let all = try translatingHDF5Errors(otherwise: .data) { try file.datasetPaths() }
         guard all.count == 1 else {
             let listing = all.isEmpty ? "it has none" : "it has \(all.count): \(all.prefix(8).joined(separator: ", "))"
