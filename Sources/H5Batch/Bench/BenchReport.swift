@@ -5,10 +5,15 @@ import Foundation
 public struct BenchReport: Codable, Sendable, Equatable {
     /// The machine the figures were measured on.
     public struct Machine: Codable, Sendable, Equatable {
+        /// The CPU model (`model name` in `/proc/cpuinfo`), or `unknown CPU`.
         public var cpu: String
+        /// Active cores (`SystemInfo.activeCores`).
         public var cores: Int
+        /// Memory available: physical memory, or the cgroup v2 limit when that is lower.
         public var memoryBytes: Int
+        /// The OS name (`PRETTY_NAME` in `/etc/os-release`) and the kernel release.
         public var os: String
+        /// Creates a description from its fields.
         public init(cpu: String, cores: Int, memoryBytes: Int, os: String) {
             self.cpu = cpu
             self.cores = cores
@@ -23,16 +28,21 @@ public struct BenchReport: Codable, Sendable, Equatable {
         public var mode: String
         /// Rows per batch (for full mode: the dataset's rows).
         public var batchRows: Int
+        /// Compute workers.
         public var workers: Int
         /// 1-based repetition number.
         public var repetition: Int
+        /// Wall time of the child's run, in seconds.
         public var seconds: Double
+        /// Rows the run produced.
         public var rows: Int
+        /// `rows / seconds` (0 when `seconds` is 0).
         public var rowsPerSecond: Double
         /// Input megabytes (10⁶ bytes, logical uncompressed size) per second.
         public var megabytesPerSecond: Double
         /// Linear-stage GFLOP/s (0 when the pipeline has no linear stage).
         public var gflops: Double
+        /// The child's peak resident set size (`VmHWM`), in bytes.
         public var peakResidentBytes: Int
         /// Most threads seen in the child process during the run.
         public var peakThreads: Int
@@ -40,8 +50,10 @@ public struct BenchReport: Codable, Sendable, Equatable {
         public var phases: [String: Double]
         /// Which I/O path each side took, e.g. "raw chunks" or "hyperslab".
         public var inputPath: String
+        /// The output side's path: "raw chunks" or "hyperslab".
         public var outputPath: String
 
+        /// Creates a run from its fields (`BenchSweep.run(_:repetition:)` fills them from a `RunReport`).
         public init(mode: String, batchRows: Int, workers: Int, repetition: Int, seconds: Double, rows: Int,
                     rowsPerSecond: Double, megabytesPerSecond: Double, gflops: Double, peakResidentBytes: Int,
                     peakThreads: Int, phases: [String: Double], inputPath: String, outputPath: String) {
@@ -64,24 +76,38 @@ public struct BenchReport: Codable, Sendable, Equatable {
 
     /// The median over repetitions of one (mode, batchRows, workers) combination.
     public struct Summary: Codable, Sendable, Equatable {
+        /// "minibatch" or "full".
         public var mode: String
+        /// Rows per batch as the runs reported them (for full mode: the dataset's rows).
         public var batchRows: Int
+        /// Compute workers.
         public var workers: Int
+        /// How many runs the summary combines.
         public var repetitions: Int
+        /// The median wall time, in seconds; the rates below are computed from it.
         public var medianSeconds: Double
+        /// The fastest repetition's wall time, in seconds.
         public var minSeconds: Double
+        /// The slowest repetition's wall time, in seconds.
         public var maxSeconds: Double
+        /// Rows per second at the median time.
         public var rowsPerSecond: Double
+        /// Input megabytes (10⁶ bytes, logical uncompressed size) per second at the median time.
         public var megabytesPerSecond: Double
+        /// Linear-stage GFLOP/s at the median time (0 when the pipeline has no linear stage).
         public var gflops: Double
         /// The largest peak RSS among the repetitions.
         public var peakResidentBytes: Int
+        /// The most threads any repetition's process had.
         public var peakThreads: Int
         /// Median seconds per phase.
         public var phases: [String: Double]
+        /// The input side's I/O path (of the first run), e.g. "raw chunks" or "hyperslab".
         public var inputPath: String
+        /// The output side's I/O path (of the first run).
         public var outputPath: String
 
+        /// Creates a summary from its fields (`BenchSweep.summarize` computes them).
         public init(mode: String, batchRows: Int, workers: Int, repetitions: Int, medianSeconds: Double,
                     minSeconds: Double, maxSeconds: Double, rowsPerSecond: Double, megabytesPerSecond: Double,
                     gflops: Double, peakResidentBytes: Int, peakThreads: Int, phases: [String: Double],
@@ -104,6 +130,7 @@ public struct BenchReport: Codable, Sendable, Equatable {
         }
     }
 
+    /// The h5batch version that ran the bench.
     public var h5batchVersion: String
     /// ISO 8601 time the bench started.
     public var created: String
@@ -111,7 +138,9 @@ public struct BenchReport: Codable, Sendable, Equatable {
     public var pipeline: String
     /// "FILE:DATASET" of the input.
     public var input: String
+    /// Rows of the input.
     public var rows: Int
+    /// The input dataset's shape.
     public var inputShape: [Int]
     /// Logical input bytes (rows × features × stored element size).
     public var inputBytes: Int
@@ -119,10 +148,14 @@ public struct BenchReport: Codable, Sendable, Equatable {
     public var linearFlopsPerRow: Int
     /// The stage chain, e.g. "linear(256 → 1024) → relu → linear(1024 → 256)".
     public var stages: String
+    /// Where the figures were measured.
     public var machine: Machine
+    /// Every child-process run.
     public var runs: [Run]
+    /// One per (mode, batch rows, workers) combination (`BenchSweep.summarize`).
     public var summaries: [Summary]
 
+    /// Creates a report from its fields.
     public init(h5batchVersion: String, created: String, pipeline: String, input: String, rows: Int,
                 inputShape: [Int], inputBytes: Int, linearFlopsPerRow: Int, stages: String, machine: Machine,
                 runs: [Run], summaries: [Summary]) {

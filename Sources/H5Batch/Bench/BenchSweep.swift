@@ -5,16 +5,24 @@ public struct BenchSweep: Sendable, Equatable {
     /// One (mode, batch rows, workers) combination; full mode runs at the pipeline's batch rows
     /// (`batchRows` 0).
     public struct Combination: Sendable, Equatable, Hashable {
+        /// `minibatch` or `full`.
         public var mode: PipelineConfig.Mode
+        /// Rows per batch in mini-batch mode; 0 in full mode.
         public var batchRows: Int
+        /// Compute workers.
         public var workers: Int
     }
 
+    /// The modes to measure (`--modes`).
     public var modes: [PipelineConfig.Mode]
+    /// The mini-batch sizes to try (`--batch-rows`); full mode does not use them.
     public var batchRows: [Int]
+    /// The worker counts to try (`--workers`).
     public var workers: [Int]
+    /// Repetitions of every combination (`--repeat`); `schedule` makes at least one.
     public var repeats: Int
 
+    /// A sweep over `modes`, `batchRows` and `workers`, each combination run `repeats` times.
     public init(modes: [PipelineConfig.Mode], batchRows: [Int], workers: [Int], repeats: Int) {
         self.modes = modes
         self.batchRows = batchRows

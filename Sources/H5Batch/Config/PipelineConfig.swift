@@ -5,7 +5,9 @@ import Foundation
 /// Relative paths inside a pipeline file are resolved against that file's folder when it is
 /// loaded, so every path here is usable from the working directory.
 public struct PipelineConfig: Sendable, Equatable {
+    /// `input`: where the rows come from.
     public struct Input: Sendable, Equatable {
+        /// The HDF5 file to read (absolute, or relative to the working directory).
         public var file: String
         /// nil: the input file's only dataset (or `datasets`).
         public var dataset: String?
@@ -13,6 +15,7 @@ public struct PipelineConfig: Sendable, Equatable {
         /// own path: dataset paths, or glob patterns over them (`*`, `?` and `[…]`, which do not
         /// cross a `/`). nil: one dataset (`dataset`). Never set together with `dataset`.
         public var datasets: [String]?
+        /// One dataset (`dataset`, or the file's only one) or several (`datasets`).
         public init(file: String, dataset: String? = nil, datasets: [String]? = nil) {
             self.file = file
             self.dataset = dataset
@@ -20,40 +23,54 @@ public struct PipelineConfig: Sendable, Equatable {
         }
     }
 
+    /// `output.compression`.
     public enum Compression: String, Sendable, Equatable, CaseIterable {
         case none, gzip
     }
 
+    /// `output`: where and how the result is stored.
     public struct Output: Sendable, Equatable {
+        /// The HDF5 file to create; nil until the pipeline file or `--output` names it.
         public var file: String?
         /// nil: the input dataset's path. With `input.datasets`, a group under which each input
         /// dataset's path is repeated (nil: the same paths as in the input).
         public var dataset: String?
+        /// `output.dtype`: the stored type, float16, float32 (default) or float64.
         public var dtype: StorageType = .float32
         /// nil: the batch rows.
         public var chunkRows: Int?
+        /// `output.compression`: `none` (default) or `gzip`.
         public var compression: Compression = .none
+        /// `output.level`: the gzip level, 1–9 (default 4).
         public var level: Int = 4
+        /// `output.shuffle`: the byte-shuffle filter before gzip.
         public var shuffle: Bool = false
+        /// An output with the defaults above.
         public init(file: String? = nil, dataset: String? = nil) {
             self.file = file
             self.dataset = dataset
         }
     }
 
+    /// `run.mode`: mini-batch (streaming, bounded memory) or full-dataset (everything in memory).
     public enum Mode: String, Codable, Sendable, Equatable, CaseIterable {
         case minibatch, full
     }
 
+    /// `run`: how the rows are processed.
     public struct Run: Sendable, Equatable {
+        /// `run.mode` (default `minibatch`).
         public var mode: Mode = .minibatch
+        /// `run.batch_rows`: rows per batch (default 8192; rounded to whole input chunks on the raw path).
         public var batchRows: Int = 8192
         /// nil: one worker per active core.
         public var workers: Int?
+        /// `run.memory_limit`: full mode refuses to start when its estimate is above it (default 80%).
         public var memoryLimit: MemoryLimit = .fractionOfPhysical(0.8)
         /// nil: the whole input. Set: only this shard's rows (`--shard`; the CLI also names the
         /// output after the shard, `Shard.outputPath(for:)`).
         public var shard: Shard?
+        /// The defaults above.
         public init() {}
     }
 
@@ -65,11 +82,16 @@ public struct PipelineConfig: Sendable, Equatable {
     /// What logs and metrics call the pipeline; nil: the pipeline file's name without its
     /// extension (see `PipelineFile.load`).
     public var name: String?
+    /// nil until the pipeline file or `--input` names one.
     public var input: Input?
+    /// The output; its `file` may still be nil.
     public var output: Output
+    /// How the rows are processed.
     public var run: Run
+    /// The stages, in order (may be empty: the data are copied, converted to `output.dtype`).
     public var stages: [StageConfig]
 
+    /// A pipeline with these parts; the same as a pipeline file with them.
     public init(input: Input? = nil, output: Output = Output(), run: Run = Run(), stages: [StageConfig]) {
         self.input = input
         self.output = output
@@ -94,6 +116,7 @@ public enum StageConfig: Sendable, Equatable {
     /// Over the last dimension.
     case softmax
 
+    /// Where a PReLU stage's slopes come from: a dataset in a weights file, or one value.
     public enum PReLUWeight: Sendable, Equatable {
         case file(String, dataset: String)
         case value(Double)
@@ -107,6 +130,7 @@ public enum StageConfig: Sendable, Equatable {
         }
     }
 
+    /// The stage's name in pipeline files (`linear`, `relu`, …).
     public var name: String {
         switch self {
         case .linear: return "linear"
@@ -163,6 +187,7 @@ public enum MemoryLimit: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// `4.0 GiB` or `80%`, as a pipeline file would say it.
     public var description: String {
         switch self {
         case .bytes(let bytes): return formatBytes(bytes)

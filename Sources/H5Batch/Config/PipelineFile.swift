@@ -29,6 +29,7 @@ public enum PipelineFile {
         ((path as NSString).lastPathComponent as NSString).deletingPathExtension
     }
 
+    /// The pipeline file's syntax.
     public enum Format: Sendable {
         case yaml, json
 

@@ -9,9 +9,13 @@ import CHDF5
 public final class Dataset {
     /// One filter in the dataset's pipeline (`H5Pget_filter2`).
     public struct Filter: Sendable, Equatable, CustomStringConvertible {
+        /// HDF5's filter identifier (`H5Z_filter_t`: 1 deflate, 2 shuffle, …).
         public let id: Int
+        /// The name the file records for the filter; may be empty.
         public let name: String
+        /// The filter's client data values (`cd_values`; for deflate, the level), at most 8.
         public let parameters: [UInt32]
+        /// `gzip(LEVEL)`, `shuffle`, `fletcher32`, …; other filters by recorded name and id.
         public var description: String {
             switch id {
             case Int(H5Z_FILTER_DEFLATE): return "gzip(\(parameters.first ?? 0))"
@@ -25,12 +29,15 @@ public final class Dataset {
         }
     }
 
+    /// How the dataset's values are stored (`H5Pget_layout`); `.chunked` holds the chunk dimensions.
     public enum Layout: Sendable, Equatable {
         case contiguous, compact, virtual
         case chunked([Int])
     }
 
+    /// The file the dataset was opened from.
     public let file: HDF5File
+    /// The dataset's path in the file, e.g. `/features`.
     public let name: String
     let handle: Handle
     /// The shape this object reads and writes: `storedShape`, or a window of it along the first
@@ -40,8 +47,11 @@ public final class Dataset {
     public let storedShape: [Int]
     /// Where this object's index 0 along the first dimension is in the stored dataset.
     public let firstIndexOffset: Int
+    /// The stored element type.
     public let elementType: ElementType
+    /// The storage layout.
     public let layout: Layout
+    /// The filter pipeline, in the order HDF5 applies it when writing.
     public let filters: [Filter]
 
     init(file: HDF5File, name: String, handle: Handle) throws {
@@ -167,6 +177,7 @@ public final class Dataset {
 
     // MARK: - Geometry
 
+    /// The number of dimensions (0 for a scalar dataset).
     public var rank: Int { shape.count }
     /// Values per row: the last dimension.
     public var featureCount: Int { shape.last ?? 1 }
@@ -179,6 +190,7 @@ public final class Dataset {
         if case .chunked(let chunks) = layout { return chunks }
         return nil
     }
+    /// `contiguous`, `compact`, `virtual` or `chunks AxB`, as `inspect` and `check` print it.
     public var storageDescription: String {
         switch layout {
         case .contiguous: return "contiguous"
@@ -296,7 +308,8 @@ public final class Dataset {
         }
     }
 
-    /// Reads a string attribute (fixed or variable length), or nil when there is none.
+    /// Reads a string attribute (fixed or variable length); nil when there is none, or when the
+    /// attribute holds something other than a string.
     public func stringAttribute(_ attribute: String) throws -> String? {
         enterHDF5()
         let what = "read attribute \(attribute) of \(name)"

@@ -2,21 +2,26 @@ import CHDF5
 
 /// The numeric type a dataset stores, as HDF5 describes it.
 public struct ElementType: Sendable, Equatable, CustomStringConvertible {
+    /// Integer, float, or something h5batch cannot read as numbers.
     public enum Kind: Sendable, Equatable {
         case signedInteger, unsignedInteger, float
         /// Strings, compounds, enums, references…: nothing h5batch converts to numbers.
         case unsupported(String)
     }
 
+    /// What the values are.
     public let kind: Kind
     /// Bytes per element.
     public let size: Int
+    /// Stored big-endian (`H5T_ORDER_BE`).
     public let isBigEndian: Bool
     /// Every bit used, no offset, and for floats the IEEE 754 field layout of that size: the
     /// encodings h5batch decodes itself. Others (bit fields, VAX or custom floats) are left to
     /// HDF5's conversion.
     public let hasStandardLayout: Bool
 
+    /// A type from its parts; `hasStandardLayout` defaults to true, as for the types h5batch
+    /// writes.
     public init(kind: Kind, size: Int, isBigEndian: Bool = false, hasStandardLayout: Bool = true) {
         self.kind = kind
         self.size = size
@@ -24,6 +29,7 @@ public struct ElementType: Sendable, Equatable, CustomStringConvertible {
         self.hasStandardLayout = hasStandardLayout
     }
 
+    /// True for integers and floats: the types h5batch can read as float32.
     public var isNumeric: Bool {
         if case .unsupported = kind { return false }
         return true
@@ -94,6 +100,7 @@ public enum StorageType: String, Sendable, CaseIterable {
     case float16, float32, float64
     case int8, int16, int32, int64, uint8, uint16, uint32, uint64
 
+    /// Bytes per element: 1, 2, 4 or 8.
     public var size: Int {
         switch self {
         case .int8, .uint8: return 1

@@ -24,14 +24,17 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
     public let operation: String
     /// The most specific message on HDF5's error stack (where the error was detected).
     public let detail: String
+    /// What the failure means; it decides the `H5BatchError.Kind` (`H5BatchError.init(_:otherwise:)`).
     public let reason: Reason
 
+    /// An error from its parts, for failures h5batch finds itself or classifies again.
     public init(operation: String, detail: String, reason: Reason) {
         self.operation = operation
         self.detail = detail
         self.reason = reason
     }
 
+    /// `cannot OPERATION: DETAIL`, or `cannot OPERATION` when there is no detail.
     public var description: String {
         detail.isEmpty ? "cannot \(operation)" : "cannot \(operation): \(detail)"
     }

@@ -8,6 +8,7 @@ import Glibc
 ///
 /// Not `Sendable`: every HDF5 object of a run lives on its I/O lane.
 public final class HDF5File {
+    /// The path the file was opened or created with.
     public let path: String
     let handle: Handle
 
@@ -204,11 +205,14 @@ public final class HDF5File {
 
     /// Describes a new dataset's storage.
     public struct DatasetLayout: Sendable {
+        /// Chunk dimensions, one per dimension; nil for contiguous storage, which takes no filters.
         public var chunks: [Int]?
         /// gzip (deflate) level 1–9, or nil for no compression.
         public var gzipLevel: Int?
+        /// HDF5's shuffle filter, before gzip (chunked datasets only).
         public var shuffle: Bool
 
+        /// The defaults are contiguous storage, no compression and no shuffle.
         public init(chunks: [Int]? = nil, gzipLevel: Int? = nil, shuffle: Bool = false) {
             self.chunks = chunks
             self.gzipLevel = gzipLevel

@@ -1,6 +1,8 @@
 /// A rectangular block of a dataspace: `start` and `count` per dimension.
 public struct Block: Equatable, Sendable {
+    /// The first coordinate in each dimension.
     public var start: [Int]
+    /// The extent in each dimension.
     public var count: [Int]
 }
 

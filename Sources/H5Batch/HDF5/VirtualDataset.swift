@@ -13,11 +13,16 @@ extension HDF5File {
     /// dimension are the whole of `dataset` in `file` (`file` as it is stored: relative to the
     /// virtual dataset's file, or absolute).
     public struct VirtualSource: Sendable, Equatable {
+        /// The source file, as stored: relative to the virtual dataset's file, or absolute.
         public var file: String
+        /// The source dataset's path in `file`.
         public var dataset: String
+        /// The source dataset's whole shape; `shape[0]` indices of the virtual dataset map onto it.
         public var shape: [Int]
+        /// The virtual dataset's first-dimension index where the source's rows start.
         public var firstIndex: Int
 
+        /// A mapping from its parts.
         public init(file: String, dataset: String, shape: [Int], firstIndex: Int) {
             self.file = file
             self.dataset = dataset

@@ -1,10 +1,13 @@
 /// How a run splits its rows into batches, and the chunk geometry that goes with them.
 public struct BatchPlan: Sendable, Equatable {
+    /// The rows of the whole dataset, counted from row 0 (not from `start`).
     public let rows: Int
+    /// Rows per batch; the last batch may be shorter.
     public let batchRows: Int
     /// The first row to process: 0, or where a resumed run continues (a batch boundary).
     public let start: Int
 
+    /// Batches of `batchRows` (which must be positive) from `start` (within `0...rows`) to `rows`.
     public init(rows: Int, batchRows: Int, start: Int = 0) {
         precondition(batchRows > 0, "batch rows must be positive")
         precondition((0...max(rows, 0)).contains(start), "start must be within the rows")
@@ -13,11 +16,13 @@ public struct BatchPlan: Sendable, Equatable {
         self.start = start
     }
 
+    /// How many batches cover the rows from `start` on.
     public var count: Int { (rows - start + batchRows - 1) / batchRows }
 
     /// Rows this plan processes.
     public var remainingRows: Int { rows - start }
 
+    /// The rows of batch `index`, counted from the batch at `start`; the last may be shorter.
     public func batch(_ index: Int) -> Range<Int> {
         let first = start + index * batchRows
         return first..<min(rows, first + batchRows)

@@ -11,17 +11,23 @@ import Foundation
 public struct PipelinePlan: Sendable, Codable {
     /// The input dataset and how it will be read.
     public struct Input: Sendable, Codable, Equatable {
+        /// The input file, as the pipeline and `--input` resolve it.
         public let file: String
+        /// The dataset's path in the file, e.g. `/features`.
         public let dataset: String
+        /// The dataset's shape (for a shard's run, the shard's window of it).
         public let shape: [Int]
         /// Stored type, numpy-style (`float32`, `int16`, `uint32-be`, …).
         public let dtype: String
         /// `contiguous`, `compact`, `virtual` or `chunks AxB`.
         public let storage: String
+        /// The chunk dimensions, or nil when the dataset is not chunked.
         public let chunks: [Int]?
         /// `shuffle`, `gzip(4)`, …; empty without filters.
         public let filters: [String]
+        /// Rows: the product of the leading dimensions.
         public let rows: Int
+        /// Values per row: the last dimension.
         public let width: Int
         /// Logical bytes: rows × width × stored element size.
         public let bytes: Int
@@ -38,12 +44,17 @@ public struct PipelinePlan: Sendable, Codable {
     public struct Stage: Sendable, Codable, Equatable {
         /// From 1, as error messages count them.
         public let index: Int
+        /// The pipeline-file name, e.g. `linear`.
         public let name: String
+        /// One line with its parameters, e.g. `linear(32 → 64)`.
         public let description: String
+        /// The row width the stage receives.
         public let inputWidth: Int
+        /// The row width it produces.
         public let outputWidth: Int
         /// The tensor's shape after this stage.
         public let outputShape: [Int]
+        /// FLOPs per row (`Stage.flopsPerRow`).
         public let flopsPerRow: Int
         /// FLOPs over all the rows.
         public let flops: Int
@@ -55,13 +66,19 @@ public struct PipelinePlan: Sendable, Codable {
     public struct Output: Sendable, Codable, Equatable {
         /// nil when neither the pipeline nor `--output` names one (the run refuses).
         public let file: String?
+        /// The dataset's path in the output file.
         public let dataset: String
+        /// The input's leading dimensions and the chain's output width.
         public let shape: [Int]
+        /// The stored type: `float16`, `float32` or `float64`.
         public let dtype: String
         /// nil for an output with no rows, which is contiguous.
         public let chunks: [Int]?
+        /// Rows per output chunk: `output.chunk_rows`, or the batch rows, at most the row count.
         public let chunkRows: Int
+        /// `shuffle` and `gzip(N)` as configured; empty without filters and for an output with no rows.
         public let filters: [String]
+        /// Logical bytes: rows × output width × stored element size.
         public let bytes: Int
         /// "raw chunks" (the workers encode whole chunks, stored with `H5Dwrite_chunk`) or
         /// "hyperslab" (libhdf5 converts, filters and writes).
@@ -70,14 +87,17 @@ public struct PipelinePlan: Sendable, Codable {
 
     /// How the rows are split and who computes them.
     public struct Execution: Sendable, Codable, Equatable {
+        /// `minibatch` or `full`.
         public let mode: PipelineConfig.Mode
         /// `run.batch_rows` (or `--batch-rows`) as given.
         public let batchRowsSetting: Int
         /// The batch rows the run uses: rounded to whole input chunks on the raw path.
         public let batchRows: Int
+        /// How many batches cover the rows.
         public let batches: Int
         /// `auto` or the configured count.
         public let workersSetting: String
+        /// The compute workers the run uses (`auto` resolved to the active cores).
         public let workers: Int
     }
 
@@ -90,18 +110,24 @@ public struct PipelinePlan: Sendable, Codable {
         public let capacityRows: Int
         /// Per batch: input floats, output floats (0 when the chain runs in place), stored chunks.
         public let inputBufferBytes: Int
+        /// Output floats per batch, in bytes; 0 when the chain runs in place.
         public let outputBufferBytes: Int
+        /// Stored-chunk bytes per batch: the input's chunks as read or the output's as
+        /// encoded, whichever is more.
         public let storedChunkBytes: Int
         /// Per worker: the chain's scratch tiles and the codec's scratch buffers.
         public let workspaceBytes: Int
+        /// The compute workers, each with its own workspace.
         public let workers: Int
         /// The writer's carry (hyperslab path only).
         public let carryBytes: Int
         /// libhdf5's chunk cache for the input (hyperslab path over chunked input only).
         public let chunkCacheBytes: Int
+        /// Bytes the stages' weights and biases take.
         public let parameterBytes: Int
         /// `FullDatasetRunner.runtimeOverheadBytes`: runtime, libraries, HDF5.
         public let runtimeBytes: Int
+        /// The estimated peak: the batches, the workspaces and every other term added up.
         public let totalBytes: Int
     }
 
@@ -110,35 +136,46 @@ public struct PipelinePlan: Sendable, Codable {
     public struct FullMemory: Sendable, Codable, Equatable {
         /// Rows the tensors hold: all rows, rounded up to whole input chunks.
         public let rows: Int
+        /// Batch rows of full mode's streaming read and write passes.
         public let batchRows: Int
         /// The largest pair of adjacent tensors (or the input tensor alone).
         public let tensorBytes: Int
+        /// Bytes the stages' weights and biases take.
         public let parameterBytes: Int
         /// Stored-chunk buffers of the `workers + 1` I/O batches.
         public let ioBufferBytes: Int
+        /// `FullDatasetRunner.runtimeOverheadBytes`: runtime, libraries, HDF5.
         public let runtimeBytes: Int
+        /// The estimated peak, the figure `run` compares with `limitBytes`.
         public let totalBytes: Int
         /// `run.memory_limit` as given, and in bytes on this machine.
         public let limitSetting: String
+        /// `run.memory_limit` in bytes on this machine.
         public let limitBytes: Int
         /// True when a full-mode run would be refused (exit 64).
         public let overLimit: Bool
     }
 
+    /// The estimated peak memory of both modes, whichever one the pipeline uses.
     public struct Memory: Sendable, Codable, Equatable {
+        /// Mini-batch mode's estimate.
         public let minibatch: MiniBatchMemory
+        /// Full mode's estimate, and the limit it is checked against.
         public let full: FullMemory
     }
 
     /// What the run would find at the output path, seen without taking the lock or creating
     /// anything.
     public struct Target: Sendable, Codable, Equatable {
+        /// The output file's path.
         public let path: String
         /// Something exists at the path (a file, or a folder).
         public let exists: Bool
+        /// What is at the path is a folder, which the run refuses.
         public let isDirectory: Bool
         /// `--force` was given.
         public let force: Bool
+        /// The output's folder (`.` for a bare file name).
         public let folder: String
         /// The folder exists; otherwise the run creates it.
         public let folderExists: Bool
@@ -151,31 +188,42 @@ public struct PipelinePlan: Sendable, Codable {
         /// `OUTPUT.partial` and `OUTPUT.checkpoint` are there: an interrupted run's output,
         /// which a run replaces (or continues with `--resume`).
         public let partialExists: Bool
+        /// `OUTPUT.checkpoint` is there (see `partialExists`).
         public let checkpointExists: Bool
     }
 
     /// Why the run would not start: the error it would stop with.
     public struct Refusal: Sendable, Codable, Equatable {
+        /// The exit code the run would end with: 64, 73 or 75.
         public let exitCode: Int32
+        /// The error line the run would print, without its `error: ` prefix.
         public let message: String
     }
 
+    /// The input dataset and how it will be read.
     public let input: Input
     /// The stages, in order.
     public let stageList: [Stage]
     /// FLOPs per row of the whole chain, of its linear stages (2·in·out each), and over all rows.
     public let flopsPerRow: Int
+    /// FLOPs per row of the linear stages alone (2·in·out each).
     public let linearFlopsPerRow: Int
+    /// FLOPs of the whole chain over all the rows.
     public let flops: Int
+    /// Bytes every stage's weights and biases take in memory.
     public let parameterBytes: Int
+    /// The output dataset as the run would create it.
     public let output: Output
+    /// The batch rows, the batch count and the workers.
     public let run: Execution
+    /// The estimated peak memory of each mode.
     public let memory: Memory
     /// nil when there is no output file to look at.
     public let target: Target?
     /// The first reason, in the order `run` checks them, that the run would not start; nil when
     /// it would.
     public let refusal: Refusal?
+    /// True when there is no `refusal`: the run would start.
     public let wouldRun: Bool
 
     enum CodingKeys: String, CodingKey {
@@ -414,15 +462,21 @@ public struct PipelinePlan: Sendable, Codable {
 
     // MARK: - Summaries (h5batch bench)
 
+    /// The input file.
     public var inputFile: String { input.file }
+    /// The input dataset's path in its file.
     public var inputDataset: String { input.dataset }
+    /// The input dataset's shape.
     public var inputShape: [Int] { input.shape }
+    /// The input's stored type, numpy-style (`float32`, `uint16-be`, …).
     public var inputType: String { input.dtype }
+    /// Input rows: the product of the leading dimensions.
     public var rows: Int { input.rows }
     /// Logical input bytes (rows × features × stored element size).
     public var inputBytes: Int { input.bytes }
     /// `widths[0]` is the input width; `widths[i + 1]` the width after stage `i`.
     public var widths: [Int] { [input.width] + stageList.map(\.outputWidth) }
+    /// Each stage's one-line description, in order.
     public var stageDescriptions: [String] { stageList.map(\.description) }
     /// "raw chunks" or "hyperslab".
     public var inputPath: String { input.path }
@@ -432,6 +486,7 @@ public struct PipelinePlan: Sendable, Codable {
         stageDescriptions.isEmpty ? "(no stages: a copy)" : stageDescriptions.joined(separator: " → ")
     }
 
+    /// One line: `FILE:DATASET [SHAPE DTYPE] → stages`.
     public var description: String {
         "\(inputFile):\(inputDataset) [\(inputShape.map(String.init).joined(separator: "x")) \(inputType)] → \(stages)"
     }

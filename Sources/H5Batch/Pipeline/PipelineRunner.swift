@@ -12,6 +12,7 @@ import Foundation
 /// OpenBLAS's thread count is process-wide; a run sets it to one (every worker multiplies its own
 /// batches): run one pipeline at a time per process.
 public final class PipelineRunner {
+    /// How a run behaves, beyond what its pipeline computes.
     public struct Options: Sendable {
         /// Replace an existing output file.
         public var force = false
@@ -34,6 +35,7 @@ public final class PipelineRunner {
         /// Told what the run does with leftover partial outputs and checkpoints.
         public var onEvent: (@Sendable (RunEvent) -> Void)?
 
+        /// Options with these values; the rest keep their defaults.
         public init(force: Bool = false, rawChunkIO: Bool = true, resume: Bool = false,
                     checkpointInterval: Double = 30, stop: StopRequest? = nil,
                     onEvent: (@Sendable (RunEvent) -> Void)? = nil) {
@@ -46,10 +48,13 @@ public final class PipelineRunner {
         }
     }
 
+    /// The pipeline this runner runs.
     public let config: PipelineConfig
+    /// How it runs.
     public let options: Options
     private let lane = DispatchQueue(label: "h5batch.io")
 
+    /// A runner for `config`; nothing is opened until `run()`.
     public init(config: PipelineConfig, options: Options = Options()) {
         self.config = config
         self.options = options

@@ -60,6 +60,7 @@ typealias ProgressSink = @Sendable (RunProgress) -> Void
 
 /// How far a run is.
 public struct RunProgress: Sendable, Equatable, CustomStringConvertible {
+    /// What the run is doing.
     public enum Phase: Sendable, Equatable {
         /// Mini-batch mode: reading, computing and writing together.
         case streaming
@@ -70,10 +71,12 @@ public struct RunProgress: Sendable, Equatable, CustomStringConvertible {
         case writing
     }
 
+    /// The current phase.
     public var phase: Phase
     /// Rows this phase has finished, counted from the dataset's first row (a resumed run
     /// starts past 0).
     public var rowsDone: Int
+    /// Rows in the whole dataset.
     public var rowsTotal: Int
     /// Rows this run processes: all of them, or those after a resumed run's checkpoint.
     public var rowsThisRun: Int
@@ -81,6 +84,7 @@ public struct RunProgress: Sendable, Equatable, CustomStringConvertible {
     /// other, so the share is an estimate of the time.
     public var fraction: Double
 
+    /// A progress report from its fields.
     public init(phase: Phase, rowsDone: Int, rowsTotal: Int, rowsThisRun: Int, fraction: Double) {
         self.phase = phase
         self.rowsDone = rowsDone
@@ -89,6 +93,7 @@ public struct RunProgress: Sendable, Equatable, CustomStringConvertible {
         self.fraction = fraction
     }
 
+    /// `streaming`, `reading`, `computing step N of M` or `writing`.
     public var phaseName: String {
         switch phase {
         case .streaming: return "streaming"
@@ -98,6 +103,7 @@ public struct RunProgress: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// `N of M rows`, after the phase's name except in mini-batch mode (`streaming`).
     public var description: String {
         let rows = "\(formatCount(rowsDone)) of \(formatCount(rowsTotal)) rows"
         return phase == .streaming ? rows : "\(phaseName): \(rows)"

@@ -4,15 +4,19 @@ public struct RunReport: Codable, Sendable, Equatable {
     /// mode) add up across workers; I/O-lane phases (`read`, `write`, `waiting`) and full mode's
     /// `compute` are wall time.
     public struct Phases: Codable, Sendable, Equatable {
+        /// Reading stored chunks or hyperslabs (I/O lane).
         public var read = 0.0
         /// Inflating, unshuffling and converting stored chunks (workers).
         public var decode = 0.0
+        /// The stage chain (workers in mini-batch mode, wall time in full mode).
         public var compute = 0.0
         /// Converting, shuffling and deflating output chunks (workers).
         public var encode = 0.0
+        /// Writing chunks or hyperslabs (I/O lane).
         public var write = 0.0
         /// The I/O lane idle, waiting for workers to finish a batch.
         public var waiting = 0.0
+        /// All phases at 0.
         public init() {}
     }
 
@@ -22,28 +26,39 @@ public struct RunReport: Codable, Sendable, Equatable {
     public var resumedFromRow = 0
     /// True when the run found its output up to date and did nothing (`skipIfFresh`).
     public var upToDate = false
+    /// Wall time of the whole run, from opening the input to the output's rename.
     public var seconds = 0.0
     /// Logical input size (rows × features × stored element size).
     public var bytesIn = 0
     /// Logical output size (rows × output width × stored element size).
     public var bytesOut = 0
+    /// The process's peak resident memory (`VmHWM`).
     public var peakResidentBytes = 0
+    /// The mode the run used.
     public var mode = PipelineConfig.Mode.minibatch
+    /// Rows per batch in mini-batch mode (at most the rows); the rows in full mode.
     public var batchRows = 0
+    /// Compute workers.
     public var workers = 0
+    /// Where the time went.
     public var phases = Phases()
     /// Most threads seen in the process during the run.
     public var peakThreads = 0
+    /// `FILE:DATASET` read (or `FILE: N datasets`).
     public var input = ""
+    /// `FILE:DATASET` written (or `FILE: N datasets`).
     public var output = ""
     /// How the input was read and the output written: "raw chunks" or "hyperslab".
     public var inputPath = ""
+    /// How the output was written: "raw chunks" or "hyperslab".
     public var outputPath = ""
     /// Linear-stage floating-point operations of the whole run.
     public var linearFlops = 0
 
+    /// An empty report, filled in by the run.
     public init() {}
 
+    /// Rows processed per second of wall time.
     public var rowsPerSecond: Double { seconds > 0 ? Double(rows) / seconds : 0 }
     /// Input megabytes (10⁶ bytes) per second.
     public var megabytesPerSecond: Double { seconds > 0 ? Double(bytesIn) / 1e6 / seconds : 0 }

@@ -8,9 +8,13 @@ import Foundation
 /// batches a single run would form over the same rows, so the stitched result is bit-identical
 /// to a single run's (BLAS sums depend on the rows a batch holds).
 public struct Shard: Sendable, Equatable, Hashable, CustomStringConvertible {
+    /// This shard's number, from 0.
     public let index: Int
+    /// How many shards the run has, at least 1.
     public let count: Int
 
+    /// Shard `index` of `count`; throws `H5BatchError(.usage)` (exit 64) unless `count ≥ 1` and
+    /// `0 ≤ index < count`.
     public init(index: Int, count: Int) throws {
         guard count >= 1 else { throw H5BatchError(.usage, "a run has at least one shard, not \(count)") }
         guard (0..<count).contains(index) else {
@@ -29,6 +33,7 @@ public struct Shard: Sendable, Equatable, Hashable, CustomStringConvertible {
         try self.init(index: index, count: count)
     }
 
+    /// `I/N`, as `--shard` takes it.
     public var description: String { "\(index)/\(count)" }
 
     /// The range of first-dimension indices this shard covers, out of `extent`, split in whole
@@ -63,6 +68,7 @@ public struct Shard: Sendable, Equatable, Hashable, CustomStringConvertible {
 public enum ShardEnvironment {
     /// A shard and the variables it came from.
     public struct Detected: Sendable, Equatable {
+        /// The shard the variables name.
         public let shard: Shard
         /// Which launcher's variables, e.g. `Open MPI (OMPI_COMM_WORLD_RANK=1, OMPI_COMM_WORLD_SIZE=3)`.
         public let source: String
@@ -141,16 +147,20 @@ public enum ShardEnvironment {
 /// Written on the shard's output dataset (`h5batch_shard`) so that `h5batch merge` can check
 /// that shards cover the rows exactly once.
 public struct ShardPlacement: Sendable, Equatable, Codable {
+    /// The shard's number, from 0.
     public let index: Int
+    /// How many shards the run has.
     public let count: Int
     /// First-dimension indices of the input (and the output) this shard holds.
     public let start: Int
+    /// One past the last first-dimension index this shard holds.
     public let end: Int
     /// The input's whole first dimension.
     public let extent: Int
     /// The whole run's batch rows (a last shard's own may be fewer): shards of one run share it.
     public let batchRows: Int
 
+    /// The placement of `shard`, holding first-dimension indices `range` of `extent`.
     public init(shard: Shard, range: Range<Int>, extent: Int, batchRows: Int) {
         index = shard.index
         count = shard.count
@@ -160,15 +170,18 @@ public struct ShardPlacement: Sendable, Equatable, Codable {
         self.batchRows = batchRows
     }
 
+    /// `start..<end`.
     public var range: Range<Int> { start..<end }
 
     /// The attribute's name on a shard's output dataset.
     public static let attribute = "h5batch_shard"
 
+    /// The placement as JSON with sorted keys: the `h5batch_shard` attribute's text.
     public var json: String {
         String(decoding: try! JSONEncoder.sorted.encode(self), as: UTF8.self)
     }
 
+    /// The placement `json` holds, or nil when it is not one.
     public static func parse(_ json: String) -> ShardPlacement? {
         try? JSONDecoder().decode(ShardPlacement.self, from: Data(json.utf8))
     }

@@ -12,8 +12,11 @@ import Foundation
 public struct ShardMerge {
     /// One source, in the order the merge places it.
     public struct Source: Sendable, Equatable {
+        /// The source's file, as given.
         public let file: String
+        /// The dataset's path in `file`.
         public let dataset: String
+        /// The dataset's shape.
         public let shape: [Int]
         /// The stored type, numpy-style.
         public let dtype: String
@@ -23,8 +26,11 @@ public struct ShardMerge {
         public let firstIndex: Int
     }
 
+    /// The sources, in the order their rows appear in the merged dataset.
     public let sources: [Source]
+    /// The merged shape: the sources' first dimensions added up, the other dimensions shared.
     public let shape: [Int]
+    /// The stored type every source has, numpy-style.
     public let dtype: String
     /// The provenance of the whole, when every source is an h5batch shard of one run.
     let provenance: Provenance?
@@ -78,6 +84,9 @@ public struct ShardMerge {
         for source in opened {
             let dataset = source.dataset
             let label = "\(source.file):\(dataset.name)"
+            guard dataset.rank >= 1 else {
+                throw H5BatchError(.data, "merge: \(label) is a scalar; datasets are joined along their first dimension")
+            }
             guard dataset.rank >= 2 || opened.count == 1 else {
                 throw H5BatchError(.data, "merge: \(label) has shape \(shapeText(dataset.shape)); shards are joined along the first dimension, which needs rank 2 or more")
             }
@@ -187,7 +196,10 @@ public struct ShardMerge {
         }
         var digest: UInt64 = 0
         for provenance in all {
-            guard let value = UInt64(provenance.sourceFingerprint.values.dropFirst("xxh64-rows:".count), radix: 16) else { return nil }
+            let prefix = "xxh64-rows:", text = provenance.sourceFingerprint.values
+            guard text.hasPrefix(prefix), let value = UInt64(text.dropFirst(prefix.count), radix: 16) else {
+                throw H5BatchError(.data, "merge: a shard's h5batch_source_fingerprint holds no digest h5batch wrote (\(text.prefix(40)))")
+            }
             digest = digest &+ value
         }
         var recipe = first.recipe
@@ -234,11 +246,15 @@ public struct ShardMerge {
 
     /// What `write` did.
     public struct Outcome: Sendable, Equatable {
+        /// The output file.
         public let path: String
+        /// The merged dataset's path in it.
         public let dataset: String
+        /// The merged dataset's shape.
         public let shape: [Int]
         /// Bytes of data copied (0 for a virtual dataset).
         public let bytesCopied: Int
+        /// Wall time of `write`, in seconds.
         public let seconds: Double
     }
 

@@ -6,6 +6,7 @@ import Synchronization
 public final class StopRequest: Sendable {
     private let signal = Atomic<Int32>(0)
 
+    /// A request not made yet.
     public init() {}
 
     /// Records the request; returns false if one was made before (the caller may then give up
@@ -15,6 +16,7 @@ public final class StopRequest: Sendable {
         signal.compareExchange(expected: 0, desired: number == 0 ? -1 : number, ordering: .relaxed).exchanged
     }
 
+    /// True once `request(signal:)` has been called, from any thread.
     public var isRequested: Bool { signal.load(ordering: .relaxed) != 0 }
 
     /// The signal that asked, if one did.

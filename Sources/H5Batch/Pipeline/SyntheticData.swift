@@ -6,14 +6,23 @@ import Foundation
 /// Row `r` draws from its own generator seeded by `(seed, r)`, so a given seed gives the same
 /// values whatever the batch size, chunk size or number of threads.
 public enum SyntheticData {
+    /// What `generate` writes and how the dataset is stored.
     public struct Options: Sendable {
+        /// The dataset's shape; its last dimension, the row width, must be positive.
         public var shape: [Int]
+        /// The stored type (default `float32`); float16 values are rounded by h5batch itself.
         public var dtype: StorageType = .float32
+        /// Rows per chunk; nil (the default) for chunks of about 1 MiB.
         public var chunkRows: Int?
+        /// gzip (deflate) level 1–9, or nil (the default) for no compression.
         public var gzipLevel: Int?
+        /// HDF5's shuffle filter (default off).
         public var shuffle = false
+        /// The seed (default 0): the same seed and shape give the same values.
         public var seed: UInt64 = 0
+        /// Replace a file already at the path (default off).
         public var force = false
+        /// Options for a dataset of `shape`, every other setting at its default.
         public init(shape: [Int]) { self.shape = shape }
     }
 
@@ -44,7 +53,8 @@ public enum SyntheticData {
         let leading = Array(options.shape.dropLast())
         let width = options.shape.last!
         let rows = leading.reduce(1, *)
-        let chunkRows = options.chunkRows ?? max(1, min(rows, (1 << 20) / (width * options.dtype.size)))
+        // Never more rows per chunk than the dataset has: the batch buffer is sized from it.
+        let chunkRows = max(1, min(rows, options.chunkRows ?? (1 << 20) / (width * options.dtype.size)))
         return try translatingHDF5Errors(otherwise: .io) {
             let file = try HDF5File.create(path)
             var layout = HDF5File.DatasetLayout(gzipLevel: options.gzipLevel, shuffle: options.shuffle)

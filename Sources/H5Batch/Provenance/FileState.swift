@@ -7,12 +7,15 @@ import Foundation
 /// another inode. Equal states therefore mean the same content, short of someone resetting the
 /// system clock or editing the disk underneath the file system.
 public struct FileState: Codable, Equatable, Sendable {
+    /// The file's size in bytes.
     public var bytes: Int
     /// Modification time, nanoseconds since 1970.
     public var modifiedNanoseconds: Int
     /// Status change time, nanoseconds since 1970.
     public var changedNanoseconds: Int
+    /// The file's inode number (`st_ino`).
     public var inode: UInt64
+    /// The device the file is on (`st_dev`).
     public var device: UInt64
 
     /// The state of the file at `path` now; throws `H5BatchError(.notFound)`.

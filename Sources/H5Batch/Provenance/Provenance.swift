@@ -6,6 +6,7 @@ import Foundation
 public struct Provenance: Equatable, Sendable {
     /// What the output was made with: it is fresh when these are what a run would use now.
     public struct Recipe: Equatable, Sendable {
+        /// The h5batch version that made the output (`H5BatchVersion.string`).
         public var version: String
         /// `PipelineConfig.resolvedJSON`: the pipeline with every default and path resolved.
         public var config: String
@@ -15,7 +16,9 @@ public struct Provenance: Equatable, Sendable {
         public var weightsFingerprint: String
     }
 
+    /// What the output was made with.
     public var recipe: Recipe
+    /// The source's values digest, shape and file state when the run began.
     public var sourceFingerprint: SourceFingerprint
     /// ISO 8601, UTC.
     public var created: String
@@ -63,7 +66,9 @@ public struct Provenance: Equatable, Sendable {
 public struct SourceFingerprint: Codable, Equatable, Sendable {
     /// `xxh64-rows:` and 16 hex digits.
     public var values: String
+    /// The source dataset's shape.
     public var shape: [Int]
+    /// The source file's state when the run began.
     public var file: FileState
 
     init(digest: UInt64, shape: [Int], file: FileState) {

@@ -156,30 +156,44 @@ public enum Functional {
 
     // MARK: - Array forms
 
+    /// `F.relu` on a copy of `x`.
     public static func relu(_ x: [Float]) -> [Float] { ReLU()(x, width: max(1, x.count)) }
+    /// `F.leaky_relu` on a copy of `x` (`negativeSlope` default 0.01).
     public static func leakyReLU(_ x: [Float], negativeSlope: Float = 0.01) -> [Float] {
         LeakyReLU(negativeSlope: negativeSlope)(x, width: max(1, x.count))
     }
+    /// `F.prelu` on a copy of `x`, rows of `width` values; `weight` holds one slope or one
+    /// per feature.
     public static func prelu(_ x: [Float], weight: [Float], width: Int) -> [Float] {
         PReLU(weight: weight)(x, width: width)
     }
+    /// `F.elu` on a copy of `x` (`alpha` default 1.0).
     public static func elu(_ x: [Float], alpha: Float = 1.0) -> [Float] {
         ELU(alpha: alpha)(x, width: max(1, x.count))
     }
+    /// `torch.sigmoid` on a copy of `x`.
     public static func sigmoid(_ x: [Float]) -> [Float] { Sigmoid()(x, width: max(1, x.count)) }
+    /// `torch.tanh` on a copy of `x`.
     public static func tanh(_ x: [Float]) -> [Float] { Tanh()(x, width: max(1, x.count)) }
+    /// `F.silu` on a copy of `x`.
     public static func silu(_ x: [Float]) -> [Float] { SiLU()(x, width: max(1, x.count)) }
+    /// `F.gelu` on a copy of `x`, exact (`approximate: .none`, the default) or `.tanh`.
     public static func gelu(_ x: [Float], approximate: GELU.Approximation = .none) -> [Float] {
         GELU(approximate: approximate)(x, width: max(1, x.count))
     }
+    /// `F.softplus` on a copy of `x` (defaults β = 1, threshold = 20).
     public static func softplus(_ x: [Float], beta: Float = 1, threshold: Float = 20) -> [Float] {
         Softplus(beta: beta, threshold: threshold)(x, width: max(1, x.count))
     }
+    /// `F.hardtanh` on a copy of `x`: values clamped to `[minVal, maxVal]` (−1, 1 by
+    /// default).
     public static func hardtanh(_ x: [Float], minVal: Float = -1, maxVal: Float = 1) -> [Float] {
         Hardtanh(minVal: minVal, maxVal: maxVal)(x, width: max(1, x.count))
     }
     /// Softmax over each row of `width` values.
     public static func softmax(_ x: [Float], width: Int) -> [Float] { Softmax()(x, width: width) }
+    /// `F.linear` on `rows` rows of `linear.inFeatures` values: a new array of
+    /// `rows · linear.outFeatures` values, bias included.
     public static func linear(_ x: [Float], rows: Int, _ linear: Linear) -> [Float] {
         var y = [Float](repeating: 0, count: rows * linear.outFeatures)
         x.withUnsafeBufferPointer { input in

@@ -10,11 +10,15 @@ public struct Linear: Stage {
         case keras
     }
 
+    /// Values per input row (`in_features`).
     public let inFeatures: Int
+    /// Values per output row (`out_features`).
     public let outFeatures: Int
+    /// How `weight` is stored: `.torch` (`[out, in]`) or `.keras` (`[in, out]`).
     public let layout: Layout
     /// The weight matrix, row-major, in `layout`.
     public let weight: [Float]
+    /// `outFeatures` values added to every output row, or nil for no bias.
     public let bias: [Float]?
     /// Where the weight came from, e.g. "weight fc1.weight in weights.h5", for error messages.
     public let source: String?
@@ -32,12 +36,17 @@ public struct Linear: Stage {
         self.source = source
     }
 
+    /// The pipeline-file name, `linear`.
     public var name: String { "linear" }
+    /// `[weight]`, then `[bias]` when there is one (they enter the weights' fingerprint).
     public var parameters: [[Float]] { [weight] + (bias.map { [$0] } ?? []) }
+    /// `linear(IN → OUT)`, with `, no bias` and `, keras layout` when they apply.
     public var description: String {
         "linear(\(inFeatures) → \(outFeatures)\(bias == nil ? ", no bias" : "")\(layout == .keras ? ", keras layout" : ""))"
     }
 
+    /// `outFeatures`; throws `H5BatchError(.data)` (exit 65) unless `width` is `inFeatures`,
+    /// naming the weight's shape and layout when `source` is known.
     public func outputWidth(forInputWidth width: Int) throws -> Int {
         guard width == inFeatures else {
             let shape = layout == .torch ? "[\(outFeatures), \(inFeatures)]" : "[\(inFeatures), \(outFeatures)]"
@@ -47,6 +56,7 @@ public struct Linear: Stage {
         return outFeatures
     }
 
+    /// `2 · inFeatures · outFeatures` (a multiply and an add per weight; the bias is not counted).
     public func flopsPerRow(inputWidth width: Int) -> Int { 2 * inFeatures * outFeatures }
 
     /// `output = x·Wᵀ` (no bias) for `rows` rows.

@@ -13,6 +13,7 @@ public protocol Stage: Sendable, CustomStringConvertible {
 }
 
 extension Stage {
+    /// None by default: a stage whose parameters all sit in its pipeline entry.
     public var parameters: [[Float]] { [] }
 }
 
@@ -24,7 +25,9 @@ public protocol InPlaceStage: Stage {
 }
 
 extension InPlaceStage {
+    /// The width unchanged: an in-place stage accepts rows of any width.
     public func outputWidth(forInputWidth width: Int) throws -> Int { width }
+    /// One FLOP per value; stages with costlier math override it.
     public func flopsPerRow(inputWidth width: Int) -> Int { width }
 
     /// Applies the stage to a copy of `values` (rows of `width`), as `nn.Module.forward` would.

@@ -4,6 +4,7 @@
 /// stage run on the input directly, and every linear stage carries the in-place stages after it
 /// as an epilogue (bias, then each stage), applied while its output tile is still in cache.
 public struct StageChain: Sendable {
+    /// The stages, in the order they run.
     public let stages: [any Stage]
     /// `widths[0]` is the input width; `widths[i + 1]` the width after `stages[i]`.
     public let widths: [Int]
@@ -49,17 +50,21 @@ public struct StageChain: Sendable {
         linearStepCount = steps.filter { if case .linear = $0 { return true } else { return false } }.count
     }
 
+    /// The row width the chain takes.
     public var inputWidth: Int { widths.first! }
+    /// The row width the chain produces: the last linear stage's `outFeatures`, or the input's.
     public var outputWidth: Int { widths.last! }
     /// The widest row anywhere in the chain.
     public var maxWidth: Int { widths.max()! }
-    /// True when no stage changes the width: the chain runs entirely in the input buffer.
+    /// True when the chain has no linear stage (only in-place stages): it runs entirely in the
+    /// input buffer. A linear stage always writes a new buffer, even one that keeps the width.
     public var runsInPlace: Bool { steps.allSatisfy { if case .inPlace = $0 { return true } else { return false } } }
 
     /// FLOPs per row of the whole chain, and of its linear stages alone.
     public var flopsPerRow: Int {
         zip(stages, widths).reduce(0) { $0 + $1.0.flopsPerRow(inputWidth: $1.1) }
     }
+    /// FLOPs per row of the linear stages alone (`2·in·out` each), the figure GFLOP/s counts.
     public var linearFlopsPerRow: Int {
         zip(stages, widths).reduce(0) { $0 + (($1.0 as? Linear)?.flopsPerRow(inputWidth: $1.1) ?? 0) }
     }

@@ -1,5 +1,6 @@
 /// Every failure h5batch reports: one line of text and the sysexits code it maps to.
 public struct H5BatchError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// What went wrong; it decides `exitCode`.
     public enum Kind: Sendable, Equatable {
         /// A usage or pipeline-file error (EX_USAGE, 64).
         case usage
@@ -19,14 +20,18 @@ public struct H5BatchError: Error, CustomStringConvertible, Sendable, Equatable 
         case stopped(signal: Int32)
     }
 
+    /// What went wrong.
     public let kind: Kind
+    /// One line for people, without the `error: ` prefix the CLI adds.
     public let message: String
 
+    /// An error of `kind` with `message`.
     public init(_ kind: Kind, _ message: String) {
         self.kind = kind
         self.message = message
     }
 
+    /// The message.
     public var description: String { message }
 
     /// The process exit status for this error (sysexits.h).

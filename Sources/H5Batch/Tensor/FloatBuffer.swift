@@ -4,6 +4,7 @@
 /// (I/O lane → worker → I/O lane) and never lets two of them hold it at once; the hand-offs go
 /// through Dispatch queues, which order the memory accesses.
 public final class FloatBuffer: @unchecked Sendable {
+    /// How many Float32 values the buffer holds.
     public let capacity: Int
     private let base: UnsafeMutablePointer<Float>
     /// The buffer this one is a window into (kept alive by it), or nil when it owns its memory.
@@ -41,6 +42,7 @@ public final class FloatBuffer: @unchecked Sendable {
         return UnsafeMutableBufferPointer(start: base + offset, count: count)
     }
 
+    /// The buffer's size in bytes: `capacity × 4`.
     public var bytes: Int { capacity * MemoryLayout<Float>.stride }
 
     /// Touches every page now, so the memory is resident from the start rather than whenever
