@@ -66,7 +66,8 @@ struct EndToEndTests {
     }
 
     @Test("every example pipeline in config/ runs", arguments: ["demo.yaml", "examples/activations.yaml",
-                                                                 "examples/linear-keras.yaml", "examples/rank3-full.json"])
+                                                                 "examples/linear-keras.yaml", "examples/rank3-full.json",
+                                                                 "examples/several-datasets.yaml"])
     func examplePipelinesRun(_ name: String) throws {
         let folder = TemporaryFolder()
         let output = folder.file("out.h5")
