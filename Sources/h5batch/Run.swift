@@ -20,6 +20,9 @@ extension H5BatchCommand {
         @Flag(help: "Continue the partial output an interrupted run of this pipeline left (OUTPUT.partial), from its last checkpoint; without one, start from the first row.")
         var resume = false
 
+        @Flag(help: "Count every stage's output per feature while the rows stream past (zeros, negatives, NaN/Inf, min, max, mean, variance; sparsity and dead units per stage): a summary here, an h5batch_stats attribute on the output dataset, OUTPUT.stats.json beside it. Also run.stats: true.")
+        var stats = false
+
         @Flag(help: "Do nothing when the output exists and was made from the same input values, pipeline, weights and h5batch version (its provenance attributes say); make it again when any of them changed.")
         var skipIfFresh = false
 
@@ -101,6 +104,7 @@ extension H5BatchCommand {
                     }
                 })
             options.skipIfFresh = skipIfFresh
+            options.statistics = stats || config.run.stats
             options.checkpointRows = checkpointRows
             let report = try PipelineRunner(config: config, options: options).run()
             reporter?.finish()
@@ -111,6 +115,10 @@ extension H5BatchCommand {
             switch LogOutput.format {
             case .text:
                 if !report.upToDate { print(report.summary) }
+                for dataset in report.statistics ?? [] {
+                    let prefix = (report.statistics?.count ?? 0) > 1 ? "stats \(dataset.dataset): " : "stats: "
+                    for line in dataset.statistics.summaryLines { print(prefix + line) }
+                }
             case .json:
                 log.info("\(report.upToDate ? "up to date" : report.summary)", metadata: report.doneMetadata)
             }
@@ -143,7 +151,15 @@ extension RunReport {
             "resumed_from_row": .stringConvertible(resumedFromRow),
             "up_to_date": .stringConvertible(upToDate),
             "peak_threads": .stringConvertible(peakThreads),
-        ]
+        ].merging(statistics.map { ["stats": .array($0.flatMap { dataset in
+            dataset.statistics.stages.map { stage -> Logger.MetadataValue in
+                let dead = stage.features.deadUnits
+                return .dictionary(["dataset": .string(dataset.dataset), "stage": .string(stage.stage),
+                                    "index": .stringConvertible(stage.index),
+                                    "sparsity": .stringConvertible((stage.features.sparsity * 1e6).rounded() / 1e6),
+                                    "dead_units": .stringConvertible(dead.count)])
+            }
+        })] } ?? [:]) { first, _ in first }
     }
 }
 

@@ -70,6 +70,8 @@ public struct PipelineConfig: Sendable, Equatable {
         /// nil: the whole input. Set: only this shard's rows (`--shard`; the CLI also names the
         /// output after the shard, `Shard.outputPath(for:)`).
         public var shard: Shard?
+        /// `run.stats` (or `--stats`): count every stage's output per feature (default false).
+        public var stats = false
         /// The defaults above.
         public init() {}
     }

@@ -124,8 +124,9 @@ private struct Reader {
     }
 
     func run(_ node: ConfigNode) throws -> PipelineConfig.Run {
-        let f = try fields(node, "run", allowed: ["mode", "batch_rows", "workers", "memory_limit"])
+        let f = try fields(node, "run", allowed: ["mode", "batch_rows", "workers", "memory_limit", "stats"])
         var run = PipelineConfig.Run()
+        if let n = f["stats"] { run.stats = try boolean(n, "run.stats") }
         if let n = f["mode"] { run.mode = try choice(n, "run.mode", PipelineConfig.Mode.allCases) }
         if let n = f["batch_rows"] { run.batchRows = try rows(n, "run.batch_rows") }
         if let n = f["workers"] {

@@ -27,6 +27,8 @@ final class Batch: @unchecked Sendable {
     var encodeSeconds = 0.0
     /// The `RowDigest` of the batch's input rows, when the run fingerprints its input.
     var inputDigest: UInt64 = 0
+    /// With `--stats`: this batch's statistics, counted by its worker.
+    var statistics: StatisticsCollector?
     var failure: H5BatchError?
 
     init(input: FloatBuffer, output: FloatBuffer) {

@@ -29,6 +29,11 @@ struct Checkpoint: Codable, Equatable {
     /// The input's `RowDigest` over the rows before `inputDigest.row` (the batch boundary at
     /// or before `rowsDone`, where a resumed run starts reading), for the output's provenance.
     var inputDigest: InputDigest
+    /// With `--stats`: the statistics of the rows before `inputDigest.row`, which a resumed run
+    /// goes on from.
+    var statistics: ChainStatistics?
+    /// With `--stats` and `input.datasets`: the statistics of the datasets finished before.
+    var completedStatistics: [DatasetStatistics]?
     /// When the checkpoint was saved (ISO 8601).
     var saved: String
 
@@ -48,7 +53,7 @@ struct Checkpoint: Codable, Equatable {
     private enum CodingKeys: String, CodingKey {
         // Snake case is "run_id", which converts back to "runId", not "runID".
         case format, runID = "runId", job, dataset, completedDatasets, rowsDone, rowsTotal, fileBytes, endOfAllocation, chunks,
-             inputDigest, saved
+             inputDigest, statistics, completedStatistics, saved
     }
 
     /// The attribute on the output dataset that holds `runID`.

@@ -16,6 +16,7 @@ final class Checkpointer {
     let rowInterval: Int?
     private var ledger: ChunkLedger
     private let digests: InputDigestLedger
+    private let statistics: StatisticsLedger?
     private var template: Checkpoint
     private let onEvent: (@Sendable (RunEvent) -> Void)?
     /// The last checkpoint saved, by this run or the run it continues.
@@ -25,8 +26,9 @@ final class Checkpointer {
     /// Checkpoints of `output` (`rows` in all, the work `identity` names) into `recordPath`.
     /// `completedDatasets`: the output datasets of a several-dataset run finished before this one.
     init(output: PartialOutput.Opened, ledger: ChunkLedger, digests: InputDigestLedger, identity: JobIdentity,
-         rows: Int, completedDatasets: [String]? = nil, recordPath: String, interval: Double, rowInterval: Int? = nil,
-         onEvent: (@Sendable (RunEvent) -> Void)?) {
+         rows: Int, completedDatasets: [String]? = nil, statistics: StatisticsLedger? = nil,
+         completedStatistics: [DatasetStatistics]? = nil, recordPath: String,
+         interval: Double, rowInterval: Int? = nil, onEvent: (@Sendable (RunEvent) -> Void)?) {
         file = output.file
         dataset = output.dataset
         self.recordPath = recordPath
@@ -34,9 +36,11 @@ final class Checkpointer {
         self.rowInterval = rowInterval
         self.ledger = ledger
         self.digests = digests
+        self.statistics = statistics
         template = Checkpoint(runID: output.runID, job: identity, dataset: output.dataset.name,
                               completedDatasets: completedDatasets, rowsDone: 0, rowsTotal: rows, fileBytes: 0, endOfAllocation: 0,
-                              chunks: ChunkLedger.Summary(), inputDigest: .init(row: 0, digest: 0), saved: "")
+                              chunks: ChunkLedger.Summary(), inputDigest: .init(row: 0, digest: 0),
+                              completedStatistics: completedStatistics, saved: "")
         saved = output.resumedFrom
         self.onEvent = onEvent
         lastSave = now()
@@ -77,6 +81,12 @@ final class Checkpointer {
             record.endOfAllocation = end
             record.chunks = try ledger.summary(upTo: row, in: dataset)
             record.inputDigest = Checkpoint.InputDigest(row: digest.row, digest: digest.digest)
+            if let statistics {
+                guard let saved = statistics.statistics(before: digest.row) else {
+                    preconditionFailure("checkpoint at row \(row) before the statistics reached its batch")
+                }
+                record.statistics = saved
+            }
             record.saved = ISO8601DateFormatter().string(from: Date())
             try record.write(to: recordPath)
             saved = record

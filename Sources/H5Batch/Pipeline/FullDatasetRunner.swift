@@ -20,6 +20,8 @@ struct FullDatasetRunner {
     let workers: Int
     /// Collects the input's digest batch by batch (`RowDigest`), when set.
     let digests: InputDigestLedger?
+    /// With `--stats`: collects every stage's statistics, batch by batch.
+    var statistics: StatisticsLedger? = nil
     let progress: ProgressSink?
 
     /// Bytes this mode needs at its peak for `rows` rows: the largest pair of adjacent tensors,
@@ -87,7 +89,11 @@ struct FullDatasetRunner {
         // memory costs page faults (on this project's VMs about 1.4 s per GiB), reused memory
         // does not. It is dropped before any allocation, so the peak stays one adjacent pair.
         var spare: FloatBuffer?
+        // With --stats, one collector per batch, merged in row order once every step has run.
+        let batchRows = plan.batchRows
+        let collectors = statistics == nil ? [] : (0..<((rows + batchRows - 1) / batchRows)).map { _ in StatisticsCollector(chain: chain) }
         for (index, step) in chain.steps.enumerated() {
+            let firstStage = chain.firstStage[index]
             if control.shouldStop() { return .stopped }
             let stepProgress = progress.map { sink in
                 { @Sendable (done: Int) in sink(.computing(step: index + 1, of: stepCount), index + 1, done) }
@@ -97,7 +103,11 @@ struct FullDatasetRunner {
                 let tensor = current
                 let completed = parallelBatches(rows, stop: control.shouldStop, progress: stepProgress) { batch in
                     let block = tensor.slice(batch.lowerBound * inputWidth, batch.count * inputWidth)
-                    for stage in group { stage.apply(block, width: inputWidth) }
+                    let collector = collectors.isEmpty ? nil : collectors[batch.lowerBound / batchRows]
+                    for (offset, stage) in group.enumerated() {
+                        stage.apply(block, width: inputWidth)
+                        collector?.statistics.add(stage: firstStage + offset, UnsafePointer(block.baseAddress!), rows: batch.count)
+                    }
                 }
                 if !completed { return .stopped }
             case .linear(let linear, let epilogue):
@@ -116,12 +126,20 @@ struct FullDatasetRunner {
                     linear.multiply(UnsafeBufferPointer(source.slice(batch.lowerBound * linear.inFeatures, count * linear.inFeatures)),
                                     rows: count, into: output)
                     linear.addBias(output, rows: count)
-                    for stage in epilogue { stage.apply(output, width: linear.outFeatures) }
+                    let collector = collectors.isEmpty ? nil : collectors[batch.lowerBound / batchRows]
+                    collector?.statistics.add(stage: firstStage, UnsafePointer(output.baseAddress!), rows: count)
+                    for (offset, stage) in epilogue.enumerated() {
+                        stage.apply(output, width: linear.outFeatures)
+                        collector?.statistics.add(stage: firstStage + 1 + offset, UnsafePointer(output.baseAddress!), rows: count)
+                    }
                 }
                 if !completed { return .stopped }
                 spare = current
                 current = next
             }
+        }
+        for (index, collector) in collectors.enumerated() {
+            statistics?.append(collector.statistics, end: first + min(rows, (index + 1) * batchRows))
         }
         report.phases.compute = now() - start
         report.peakThreads = max(report.peakThreads, SystemInfo.threadCount)

@@ -10,6 +10,8 @@ struct MiniBatchRunner {
     let workers: Int
     /// Collects the input's digest batch by batch (`RowDigest`), when set.
     let digests: InputDigestLedger?
+    /// With `--stats`: collects every stage's statistics, batch by batch.
+    var statistics: StatisticsLedger? = nil
     let progress: ProgressSink?
 
     /// Rows a batch buffer must hold: the batch rows, limited to the rows rounded up to whole
@@ -36,6 +38,7 @@ struct MiniBatchRunner {
             if !chain.runsInPlace { batch.output.prefault() }
             batch.bytes.reserve(storedBytes)
             batch.bytes.prefault()
+            if statistics != nil { batch.statistics = StatisticsCollector(chain: chain) }
             return batch
         }
         let stream = BatchStream(plan: plan, pool: WorkerPool(count: workers), states: states, batches: batches)
@@ -52,7 +55,9 @@ struct MiniBatchRunner {
             if hashesInput { batch.hashInput(width: chain.inputWidth, rowOffset: rowOffset) }
             batch.decodeSeconds = now() - start
             start = now()
-            chain.run(batch.input, rows: batch.rows.count, into: batch.output, workspace: &state.workspace)
+            batch.statistics?.statistics.reset()
+            chain.run(batch.input, rows: batch.rows.count, into: batch.output, workspace: &state.workspace,
+                      statistics: batch.statistics)
             batch.computeSeconds = now() - start
             if let encoder {
                 start = now()
@@ -62,6 +67,7 @@ struct MiniBatchRunner {
         }, write: { batch in
             try writer.write(batch)
             digests?.append(batch.inputDigest)
+            if let collector = batch.statistics { statistics?.append(collector.statistics, end: batch.rows.upperBound) }
             let done = batch.rows.upperBound
             progress?(RunProgress(phase: .streaming, rowsDone: done, rowsTotal: rows, rowsThisRun: rows - first,
                                   fraction: Double(done - first) / Double(max(1, rows - first))))

@@ -30,6 +30,9 @@ public final class PipelineRunner {
         /// h5batch version (its provenance), do nothing; when it is out of date, replace it.
         /// An existing output without h5batch provenance is replaced only with `force`.
         public var skipIfFresh = false
+        /// Count every stage's output, per feature (`--stats`): `RunReport.statistics`, an
+        /// `h5batch_stats` attribute on each output dataset and `OUTPUT.stats.json`.
+        public var statistics = false
         /// Set to stop the run early, resumably (see `StopRequest`).
         public var stop: StopRequest?
         /// Told what the run does with leftover partial outputs and checkpoints.
@@ -136,6 +139,8 @@ public final class PipelineRunner {
         // one that closed the dataset before it.
         var current: Checkpointer?
         var closedBefore = output.resumedFrom
+        // A resumed run's finished datasets were counted before it.
+        if options.statistics, let earlier = output.resumedFrom?.completedStatistics { report.statistics = earlier }
         do {
             for index in first..<targets.count {
                 let opened = index == first ? output : try partial.addDataset(to: output, expecting: targets[index].expectation(identity: identity))
@@ -154,6 +159,11 @@ public final class PipelineRunner {
             try translatingHDF5Errors(otherwise: .io) { try output.file.close() }
             try OutputTarget.commit(partial: partial.path, to: outputPath)
             try? DurableFile.remove(partial.recordPath)
+            if let statistics = report.statistics {
+                // Beside the output, once it is in place (its attributes hold the summary).
+                try DurableFile.write(try StatisticsFile.json(output: outputPath, datasets: statistics.map { ($0.dataset, $0.statistics) }),
+                                      to: StatisticsFile.path(forOutput: outputPath))
+            }
         } catch let error as H5BatchError {
             output.file.abandon()
             let saved = current?.saved ?? closedBefore
@@ -248,8 +258,16 @@ public final class PipelineRunner {
            record.completedDatasets ?? [] == targets[..<index].map(\.outputDataset) {
             first = index
         }
-        let output = try partial.open(resume: options.resume, expecting: targets[first].expectation(identity: identity),
-                                      onEvent: options.onEvent)
+        var resume = options.resume
+        if resume, options.statistics, let record = try? Checkpoint.read(partial.recordPath), record.statistics == nil {
+            // Statistics must cover every row: a checkpoint without them cannot be continued.
+            if FileManager.default.fileExists(atPath: partial.path) {
+                options.onEvent?(.notResuming(path: partial.path, reason: "its run did not count statistics (--stats), so the rows before its checkpoint have none"))
+            }
+            resume = false
+        }
+        let output = try partial.open(resume: resume, expecting: targets[first].expectation(identity: identity),
+                                      onEvent: resume || !options.resume ? options.onEvent : nil)
         guard first > 0 else { return (output, 0) }
         var problem: String? = output.resumedFrom == nil ? "" : nil
         if problem == nil {
@@ -288,6 +306,8 @@ public final class PipelineRunner {
             digestBefore = value
         }
         let digests = InputDigestLedger(plan: plan, before: digestBefore)
+        let statistics = options.statistics
+            ? StatisticsLedger(chain: job.chain, start: plan.start, before: output.resumedFrom?.statistics) : nil
         let writer = BatchWriter(dataset: output.dataset, type: target.config.output.dtype, batchRows: batchRows,
                                  firstRow: resumeRow, allowRawChunks: options.rawChunkIO)
         report.outputPath = Self.distinct([report.outputPath, writer.pathDescription].filter { !$0.isEmpty })
@@ -299,13 +319,15 @@ public final class PipelineRunner {
 
         let checkpointer = output.ledger.map { ledger in
             Checkpointer(output: output, ledger: ledger, digests: digests, identity: identity, rows: rows,
-                         completedDatasets: completed, recordPath: partial.recordPath,
+                         completedDatasets: completed, statistics: statistics,
+                         completedStatistics: statistics == nil || completed == nil ? nil : report.statistics ?? [],
+                         recordPath: partial.recordPath,
                          interval: options.checkpointInterval, rowInterval: options.checkpointRows, onEvent: options.onEvent)
         }
         started(checkpointer)
         let outcome = try runBatches(job: job, reader: job.reader, writer: writer, plan: plan, workers: workers,
                                      inputChunkRows: inputChunkRows, checkpointer: checkpointer, digests: digests,
-                                     rowsBefore: rowsBefore, rowsInAll: rowsInAll, report: &report)
+                                     statistics: statistics, rowsBefore: rowsBefore, rowsInAll: rowsInAll, report: &report)
         if outcome == .stopped {
             if let checkpointer, writer.completeRows > checkpointer.rowsSaved { try checkpointer.save(upTo: writer.completeRows) }
             throw stoppedError(saved: checkpointer?.saved, partial: partial.path)
@@ -314,10 +336,16 @@ public final class PipelineRunner {
             recipe: target.recipe,
             sourceFingerprint: SourceFingerprint(digest: digests.total, shape: job.input.shape, file: target.identity.inputState!),
             created: Provenance.timestamp())
+        let counted = statistics?.total
         try translatingHDF5Errors(otherwise: .io) {
             try provenance.write(to: output.dataset)
             if let shard = job.shard { try output.dataset.setAttribute(ShardPlacement.attribute, string: shard.json) }
+            if let counted {
+                let file = (StatisticsFile.path(forOutput: config.output.file ?? "") as NSString).lastPathComponent
+                try output.dataset.setAttribute(StatisticsFile.attributeName, string: try StatisticsFile.attribute(counted, file: file))
+            }
         }
+        if let counted { report.statistics = (report.statistics ?? []) + [DatasetStatistics(dataset: target.outputDataset, statistics: counted)] }
         if closesDataset, let checkpointer { try checkpointer.save(upTo: rows) }
         return checkpointer
     }
@@ -332,7 +360,7 @@ public final class PipelineRunner {
     /// `rowsBefore` and `rowsInAll` place this dataset's progress in the whole run's.
     private func runBatches(job: PreparedJob, reader: BatchReader, writer: BatchWriter, plan: BatchPlan,
                             workers: Int, inputChunkRows: Int, checkpointer: Checkpointer?,
-                            digests: InputDigestLedger, rowsBefore: Int, rowsInAll: Int,
+                            digests: InputDigestLedger, statistics: StatisticsLedger?, rowsBefore: Int, rowsInAll: Int,
                             report: inout RunReport) throws -> StreamOutcome {
         guard plan.remainingRows > 0 else { return .completed }
         let rows = plan.rows
@@ -353,16 +381,18 @@ public final class PipelineRunner {
         return try translatingHDF5Errors(otherwise: .io) {
             switch config.run.mode {
             case .minibatch:
-                return try MiniBatchRunner(reader: reader, writer: writer, chain: job.chain, plan: plan,
-                                           capacityRows: MiniBatchRunner.capacityRows(rows: rows, batchRows: plan.batchRows, chunkPadded: chunkPadded),
-                                           workers: workers,
-                                           digests: digests, progress: progress)
-                    .run(control: control, report: &report)
-            case .full:
-                return try FullDatasetRunner(reader: reader, writer: writer, chain: job.chain, plan: plan,
-                                             paddedRows: chunkPadded - plan.start, workers: workers,
+                var runner = MiniBatchRunner(reader: reader, writer: writer, chain: job.chain, plan: plan,
+                                             capacityRows: MiniBatchRunner.capacityRows(rows: rows, batchRows: plan.batchRows, chunkPadded: chunkPadded),
+                                             workers: workers,
                                              digests: digests, progress: progress)
-                    .run(control: control, report: &report)
+                runner.statistics = statistics
+                return try runner.run(control: control, report: &report)
+            case .full:
+                var runner = FullDatasetRunner(reader: reader, writer: writer, chain: job.chain, plan: plan,
+                                               paddedRows: chunkPadded - plan.start, workers: workers,
+                                               digests: digests, progress: progress)
+                runner.statistics = statistics
+                return try runner.run(control: control, report: &report)
             }
         }
     }

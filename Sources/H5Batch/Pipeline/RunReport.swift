@@ -52,6 +52,8 @@ public struct RunReport: Codable, Sendable, Equatable {
     public var inputPath = ""
     /// How the output was written: "raw chunks" or "hyperslab".
     public var outputPath = ""
+    /// With `--stats`: every stage's statistics, per output dataset.
+    public var statistics: [DatasetStatistics]?
     /// Linear-stage floating-point operations of the whole run.
     public var linearFlops = 0
 

@@ -15,6 +15,8 @@ public struct StageChain: Sendable {
     }
 
     let steps: [Step]
+    /// The index in `stages` of each step's first stage (its others follow it).
+    let firstStage: [Int]
     /// How many steps are linear: the last one writes straight into the output.
     private let linearStepCount: Int
 
@@ -23,6 +25,7 @@ public struct StageChain: Sendable {
     public init(_ stages: [any Stage], inputWidth: Int) throws {
         var widths = [inputWidth]
         var steps: [Step] = []
+        var firstStage: [Int] = []
         for (index, stage) in stages.enumerated() {
             do {
                 widths.append(try stage.outputWidth(forInputWidth: widths.last!))
@@ -31,6 +34,7 @@ public struct StageChain: Sendable {
             }
             if let linear = stage as? Linear {
                 steps.append(.linear(linear, epilogue: []))
+                firstStage.append(index)
             } else if let inPlace = stage as? any InPlaceStage {
                 switch steps.last {
                 case .linear(let linear, let epilogue)?:
@@ -39,6 +43,7 @@ public struct StageChain: Sendable {
                     steps[steps.count - 1] = .inPlace(group + [inPlace])
                 case nil:
                     steps.append(.inPlace([inPlace]))
+                    firstStage.append(index)
                 }
             } else {
                 preconditionFailure("stage \(stage.name) is neither linear nor in-place")
@@ -47,6 +52,7 @@ public struct StageChain: Sendable {
         self.stages = stages
         self.widths = widths
         self.steps = steps
+        self.firstStage = firstStage
         linearStepCount = steps.filter { if case .linear = $0 { return true } else { return false } }.count
     }
 
@@ -98,26 +104,38 @@ public struct StageChain: Sendable {
     /// Runs the chain on one batch, tile by tile, on the calling thread. `input` may be
     /// overwritten; `output` receives `rows × outputWidth` values (it may be `input` itself
     /// when `runsInPlace`).
-    func run(_ input: FloatBuffer, rows: Int, into output: FloatBuffer, workspace: inout Workspace) {
+    ///
+    /// With `statistics`, each stage's output is counted into it, tile by tile in row order.
+    func run(_ input: FloatBuffer, rows: Int, into output: FloatBuffer, workspace: inout Workspace,
+             statistics: StatisticsCollector? = nil) {
         let tile = tileRows
         var start = 0
         while start < rows {
             let count = min(tile, rows - start)
             runTile(input.slice(start * inputWidth, count * inputWidth), rows: count,
-                    output: output.slice(start * outputWidth, count * outputWidth), workspace: &workspace)
+                    output: output.slice(start * outputWidth, count * outputWidth), workspace: &workspace,
+                    statistics: statistics)
             start += count
         }
     }
 
     private func runTile(_ input: UnsafeMutableBufferPointer<Float>, rows: Int,
-                         output: UnsafeMutableBufferPointer<Float>, workspace: inout Workspace) {
+                         output: UnsafeMutableBufferPointer<Float>, workspace: inout Workspace,
+                         statistics: StatisticsCollector?) {
         var current = input
         var width = inputWidth
         var linearsDone = 0
-        for step in steps {
+        func count(_ stage: Int, _ values: UnsafeMutableBufferPointer<Float>) {
+            statistics?.statistics.add(stage: stage, UnsafePointer(values.baseAddress!), rows: rows)
+        }
+        for (stepIndex, step) in steps.enumerated() {
+            let first = firstStage[stepIndex]
             switch step {
             case .inPlace(let group):
-                for stage in group { stage.apply(current, width: width) }
+                for (offset, stage) in group.enumerated() {
+                    stage.apply(current, width: width)
+                    count(first + offset, current)
+                }
             case .linear(let linear, let epilogue):
                 linearsDone += 1
                 let destination = linearsDone == linearStepCount
@@ -125,7 +143,11 @@ public struct StageChain: Sendable {
                     : workspace.scratch(linearsDone % 2, count: rows * linear.outFeatures)
                 linear.multiply(UnsafeBufferPointer(current), rows: rows, into: destination)
                 linear.addBias(destination, rows: rows)
-                for stage in epilogue { stage.apply(destination, width: linear.outFeatures) }
+                count(first, destination)
+                for (offset, stage) in epilogue.enumerated() {
+                    stage.apply(destination, width: linear.outFeatures)
+                    count(first + 1 + offset, destination)
+                }
                 current = destination
                 width = linear.outFeatures
             }
