@@ -121,13 +121,32 @@ struct MultiDatasetTests {
         #expect(try runBinary(["run", file]).status == 0)
         let fresh = try runBinary(["run", file, "--skip-if-fresh"])
         #expect(fresh.status == 0 && fresh.stderr.contains("is up to date: its 3 datasets"), "\(fresh.stderr)")
-        // New values in /val/x only.
-        try Self.makeInput(input, rows: [30_000, 5_000, 7_000], seed: 2)
+        // New values in /val/x only: the other datasets' checks pass, this one's does not.
+        do {
+            let file = try HDF5File.open(input, writable: true)
+            let values = [Float](repeating: 0.5, count: 32 * 10)
+            try values.withUnsafeBufferPointer { try file.dataset("/val/x").write(rows: 100..<110, from: $0) }
+            try file.close()
+        }
         let stale = try runBinary(["run", file, "--skip-if-fresh"])
         #expect(stale.status == 0, "\(stale.stderr)")
-        #expect(stale.stderr.contains("is out of date"), "\(stale.stderr)")
+        #expect(stale.stderr.contains("/val/x: the input's values changed"), "\(stale.stderr)")
         let expected = try singleRuns(folder, pipeline: file, input: input, names: ["/val/x"])
         #expect(bits(try readDataset(folder.file("out.h5"), "/val/x").values) == expected["/val/x"])
+        // A dataset the pattern now takes, and one the list no longer names: out of date, remade.
+        do {
+            let file = try HDF5File.open(input, writable: true)
+            let extra = try file.createDataset("/extra/x", type: .float32, shape: [10, 32])
+            try [Float](repeating: 1, count: 320).withUnsafeBufferPointer { try extra.write(rows: 0..<10, from: $0) }
+            try file.close()
+        }
+        let grown = try runBinary(["run", file, "--skip-if-fresh"])
+        #expect(grown.status == 0 && grown.stderr.contains("it lacks /extra/x"), "\(grown.stderr)")
+        #expect(try HDF5File.open(folder.file("out.h5")).datasetPaths().contains("/extra/x"))
+        let fewer = pipeline(folder, input: input, datasets: "[/train/x, /val/x]")
+        let shrunk = try runBinary(["run", fewer, "--skip-if-fresh"])
+        #expect(shrunk.status == 0 && shrunk.stderr.contains("which input.datasets no longer names"), "\(shrunk.stderr)")
+        #expect(try HDF5File.open(folder.file("out.h5")).datasetPaths() == ["/train/x", "/val/x"])
     }
 
     @Test("mistakes: a pattern or path that names nothing (66), dataset and datasets together or with --shard (64)")

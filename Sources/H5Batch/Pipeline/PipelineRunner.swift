@@ -211,6 +211,18 @@ public final class PipelineRunner {
     /// `--skip-if-fresh`: whether every dataset of the existing output is up to date (said
     /// through `onEvent`); throws when it is not h5batch's to replace.
     private func isFresh(_ targets: [Target], outputPath: String, workers: Int) throws -> Bool {
+        if config.input?.datasets != nil, let held = try? HDF5File.open(outputPath).datasetPaths() {
+            // The list is part of what the file is: a dataset the pattern now takes, or one it no
+            // longer takes, makes the file out of date (an h5batch output holds only its own).
+            let wanted = targets.map(\.outputDataset)
+            let missing = wanted.filter { !held.contains($0) }, extra = held.filter { !wanted.contains($0) }
+            if !missing.isEmpty || !extra.isEmpty {
+                let change = (missing.isEmpty ? [] : ["it lacks \(missing.joined(separator: ", "))"])
+                    + (extra.isEmpty ? [] : ["it holds \(extra.joined(separator: ", ")), which input.datasets no longer names"])
+                options.onEvent?(.outOfDate(path: outputPath, reason: change.joined(separator: "; ")))
+                return false
+            }
+        }
         var reasons: [String] = []
         for target in targets {
             let job = target.job

@@ -138,14 +138,16 @@ public enum Functional {
             let r = p + row * width
             var largest = -Float.infinity
             for j in 0..<width { largest = r[j] > largest ? r[j] : largest }
-            var sum: Float = 0
+            // The sum in double: a float32 running sum over a vocabulary-wide row (50,000 values)
+            // drifts by more than 10⁻⁴.
+            var sum: Double = 0
             for j in 0..<width {
                 let e = exp(r[j] - largest)
                 r[j] = e
-                sum += e
+                sum += Double(e)
             }
             // NaN in the row (or ∞ − ∞) reaches the sum, and every value through it.
-            let scale = 1 / sum
+            let scale = Float(1 / sum)
             for j in 0..<width { r[j] *= scale }
         }
     }
