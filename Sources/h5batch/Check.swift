@@ -62,7 +62,8 @@ struct PlanText {
             "\(shape(input.shape)) \(input.dtype), \(plural(input.rows, "row")) of \(formatCount(input.width)), \(formatBytes(input.bytes))",
             "\(input.storage), \(filters(input.filters))",
             "read path: \(input.path)" + (input.chunkRows.map { " (\(formatCount($0))-row chunks, decoded by the workers)" } ?? " (libhdf5 reads and converts)"),
-        ] + (input.shard.map { ["shard \($0.index) of \($0.count): indices \(formatCount($0.start))..<\(formatCount($0.end)) of \(formatCount($0.extent)) along the first dimension"] } ?? []))
+        ] + (plan.datasetCount > 1 ? ["1 of \(plan.datasetCount) datasets (input.datasets): this one is planned, every one fits the stages"] : [])
+          + (input.shard.map { ["shard \($0.index) of \($0.count): indices \(formatCount($0.start))..<\(formatCount($0.end)) of \(formatCount($0.extent)) along the first dimension"] } ?? []))
         out.append("")
         out += stageTable()
         out.append("")

@@ -162,6 +162,19 @@ struct MultiDatasetTests {
         let both = folder.write("both.yaml", "input: { file: \(input), dataset: /train/x, datasets: [/val/x] }\nstages: [relu]\n")
         let result = try runBinary(["run", both, "--output", folder.file("o.h5")])
         #expect(result.status == 64 && result.stderr.contains("give dataset or datasets, not both"), "\(result.stderr)")
+        // A dataset the stages do not fit: run and check name it.
+        do {
+            let file = try HDF5File.open(input, writable: true)
+            let narrow = try file.createDataset("/narrow/x", type: .float32, shape: [10, 16])
+            try [Float](repeating: 1, count: 160).withUnsafeBufferPointer { try narrow.write(rows: 0..<10, from: $0) }
+            try file.close()
+        }
+        let misfit = pipeline(folder, input: input, datasets: "\"/*/x\"")
+        for command in ["run", "check"] {
+            let result = try runBinary([command, misfit])
+            #expect(result.status == 65, "\(command): \(result.stderr)")
+            #expect(result.stderr.contains("/narrow/x: stage 1 (linear): linear expects rows of 32 features but gets 16"), "\(result.stderr)")
+        }
         let sharded = try runBinary(["run", pipeline(folder, input: input, datasets: "\"/*/x\""), "--shard", "0/2"])
         #expect(sharded.status == 64 && sharded.stderr.contains("--shard splits one dataset"), "\(sharded.stderr)")
         #expect(!FileManager.default.fileExists(atPath: folder.file("out-shard-0-of-2.h5.partial")))

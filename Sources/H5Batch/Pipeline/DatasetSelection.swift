@@ -29,6 +29,18 @@ public enum DatasetSelection {
         return names
     }
 
+    /// One pipeline per dataset `config.input.datasets` names: each with `input.dataset` set and
+    /// `output.dataset` its output's path.
+    public static func configs(_ config: PipelineConfig) throws -> [PipelineConfig] {
+        guard let input = config.input, let patterns = input.datasets else { return [config] }
+        return try resolve(patterns, in: input.file).map { name in
+            var single = config
+            single.input = PipelineConfig.Input(file: input.file, dataset: name)
+            single.output.dataset = outputPath(for: name, under: config.output.dataset)
+            return single
+        }
+    }
+
     /// Where the output of input dataset `path` goes: the same path, under `group` when set.
     public static func outputPath(for path: String, under group: String?) -> String {
         let trimmed = (group ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "/"))

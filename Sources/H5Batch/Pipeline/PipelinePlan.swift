@@ -225,10 +225,12 @@ public struct PipelinePlan: Sendable, Codable {
     public let refusal: Refusal?
     /// True when there is no `refusal`: the run would start.
     public let wouldRun: Bool
+    /// The datasets the run would process (`input.datasets`); the plan describes the first.
+    public var datasetCount = 1
 
     enum CodingKeys: String, CodingKey {
         case input, stageList = "stages", flopsPerRow, linearFlopsPerRow, flops, parameterBytes, output, run,
-             memory, target, refusal, wouldRun
+             memory, target, refusal, wouldRun, datasetCount
     }
 
     /// Opens the input and the weights of `config` and checks every stage; works out the rest as
@@ -242,7 +244,19 @@ public struct PipelinePlan: Sendable, Codable {
         }
         return try DispatchQueue(label: "h5batch.io").sync {
             try translatingHDF5Errors(otherwise: .data) {
-                try PipelinePlan(job: PreparedJob(config: config, rawChunkIO: rawChunkIO), config: config, force: force, rawChunkIO: rawChunkIO)
+                // Several datasets: each must fit the pipeline (as run checks); the first is planned.
+                let configs = try DatasetSelection.configs(config)
+                var jobs: [PreparedJob] = []
+                for single in configs {
+                    do {
+                        jobs.append(try PreparedJob(config: single, rawChunkIO: rawChunkIO))
+                    } catch let error as H5BatchError where config.input?.datasets != nil {
+                        throw H5BatchError(error.kind, "\(single.input!.dataset!): \(error.message)")
+                    }
+                }
+                var plan = try PipelinePlan(job: jobs[0], config: configs[0], force: force, rawChunkIO: rawChunkIO)
+                plan.datasetCount = configs.count
+                return plan
             }
         }
     }

@@ -135,6 +135,10 @@ public final class PipelineRunner {
         let partial = PartialOutput(outputPath: outputPath)
         var (output, first) = try openPartial(partial, targets: targets, identity: identity, several: several)
         let rowsInAll = targets.reduce(0) { $0 + $1.rows }
+        // Rows this process computes: a resumed run's are those after its checkpoint.
+        let resumedRows = output.resumedFrom?.rowsDone ?? 0
+        let rowsThisRun = targets[first...].reduce(0) { $0 + $1.rows } - resumedRows
+        var thisRunBefore = 0
         // The checkpoint a failure leaves to resume from: the current dataset's latest, or the
         // one that closed the dataset before it.
         var current: Checkpointer?
@@ -148,8 +152,12 @@ public final class PipelineRunner {
                 current = nil
                 let checkpointer = try runTarget(
                     targets[index], output: opened, identity: identity, partial: partial, workers: workers,
+                    previous: closedBefore, datasets: several ? targets.count : nil,
                     completed: several ? targets[..<index].map(\.outputDataset) : nil, closesDataset: index < targets.count - 1,
-                    rowsBefore: done, rowsInAll: rowsInAll, report: &report, started: { current = $0 })
+                    progress: ProgressPlacement(rowsBefore: done, rowsInAll: rowsInAll, thisRunBefore: thisRunBefore,
+                                                rowsThisRun: rowsThisRun),
+                    report: &report, started: { current = $0 })
+                thisRunBefore += targets[index].rows - (index == first ? resumedRows : 0)
                 if let saved = checkpointer?.saved { closedBefore = saved }
                 current = nil
             }
@@ -172,9 +180,7 @@ public final class PipelineRunner {
                 throw error
             }
             if case .stopped = error.kind { throw error }
-            let datasets = several ? "\(saved.completedDatasets?.count ?? 0) of \(targets.count) datasets and " : ""
-            let rows = several ? "rows of \(saved.dataset)" : "rows"
-            throw H5BatchError(error.kind, "\(error.message); \(datasets)\(formatCount(saved.rowsDone)) of \(formatCount(saved.rowsTotal)) \(rows) are saved in \(partial.path): run again with --resume to continue")
+            throw H5BatchError(error.kind, "\(error.message); \(Self.savedText(saved, datasets: several ? targets.count : nil, percentage: false)) saved in \(partial.path): run again with --resume to continue")
         }
         report.seconds = now() - started
         report.peakResidentBytes = SystemInfo.peakResidentBytes
@@ -189,12 +195,13 @@ public final class PipelineRunner {
         if config.run.shard != nil {
             throw H5BatchError(.usage, "--shard splits one dataset; run each of input.datasets on its own (input.dataset or --input FILE:DATASET) to shard it")
         }
-        let names = try DatasetSelection.resolve(patterns, in: inputFile)
-        return try names.map { name in
-            var single = config
-            single.input = PipelineConfig.Input(file: inputFile, dataset: name)
-            single.output.dataset = DatasetSelection.outputPath(for: name, under: config.output.dataset)
-            return try prepareTarget(single)
+        return try DatasetSelection.configs(config).map { single in
+            do {
+                return try prepareTarget(single)
+            } catch let error as H5BatchError {
+                // Which of the datasets does not fit the pipeline.
+                throw H5BatchError(error.kind, "\(single.input!.dataset!): \(error.message)")
+            }
         }
     }
 
@@ -301,7 +308,8 @@ public final class PipelineRunner {
     /// its provenance; with `closesDataset`, ends with a checkpoint of the finished dataset,
     /// from which a resumed run goes on to the next. Returns the dataset's checkpointer.
     private func runTarget(_ target: Target, output: PartialOutput.Opened, identity: JobIdentity, partial: PartialOutput,
-                           workers: Int, completed: [String]?, closesDataset: Bool, rowsBefore: Int, rowsInAll: Int,
+                           workers: Int, previous: Checkpoint?, datasets: Int?,
+                           completed: [String]?, closesDataset: Bool, progress: ProgressPlacement,
                            report: inout RunReport, started: (Checkpointer?) -> Void) throws -> Checkpointer? {
         let job = target.job, rows = target.rows, batchRows = job.batchRows
         let inputChunkRows = job.reader.layout?.chunkRows ?? 1
@@ -324,7 +332,7 @@ public final class PipelineRunner {
                                  firstRow: resumeRow, allowRawChunks: options.rawChunkIO)
         report.outputPath = Self.distinct([report.outputPath, writer.pathDescription].filter { !$0.isEmpty })
         report.rows += rows - resumeRow
-        if resumeRow > 0 { report.resumedFromRow = rowsBefore + resumeRow }
+        if resumeRow > 0 { report.resumedFromRow = progress.rowsBefore + resumeRow }
         report.bytesIn += plan.remainingRows * job.input.featureCount * job.input.elementType.size
         report.bytesOut += (rows - resumeRow) * job.chain.outputWidth * target.config.output.dtype.size
         report.linearFlops += plan.remainingRows * job.chain.linearFlopsPerRow
@@ -339,10 +347,10 @@ public final class PipelineRunner {
         started(checkpointer)
         let outcome = try runBatches(job: job, reader: job.reader, writer: writer, plan: plan, workers: workers,
                                      inputChunkRows: inputChunkRows, checkpointer: checkpointer, digests: digests,
-                                     statistics: statistics, rowsBefore: rowsBefore, rowsInAll: rowsInAll, report: &report)
+                                     statistics: statistics, placement: progress, report: &report)
         if outcome == .stopped {
             if let checkpointer, writer.completeRows > checkpointer.rowsSaved { try checkpointer.save(upTo: writer.completeRows) }
-            throw stoppedError(saved: checkpointer?.saved, partial: partial.path)
+            throw stoppedError(saved: checkpointer?.saved ?? previous, datasets: datasets, partial: partial.path)
         }
         let provenance = Provenance(
             recipe: target.recipe,
@@ -369,10 +377,21 @@ public final class PipelineRunner {
     }
 
     /// Runs the plan's batches in the configured mode, writing them with `writer`.
-    /// `rowsBefore` and `rowsInAll` place this dataset's progress in the whole run's.
+    /// Where one dataset's progress lies in a several-dataset run's.
+    struct ProgressPlacement {
+        /// Rows of the datasets before this one, and of all of them.
+        let rowsBefore: Int
+        let rowsInAll: Int
+        /// Rows this process computed before this dataset, and computes in all (a resumed
+        /// run's count from its checkpoint).
+        let thisRunBefore: Int
+        let rowsThisRun: Int
+    }
+
+    /// `placement` places this dataset's progress in the whole run's.
     private func runBatches(job: PreparedJob, reader: BatchReader, writer: BatchWriter, plan: BatchPlan,
                             workers: Int, inputChunkRows: Int, checkpointer: Checkpointer?,
-                            digests: InputDigestLedger, statistics: StatisticsLedger?, rowsBefore: Int, rowsInAll: Int,
+                            digests: InputDigestLedger, statistics: StatisticsLedger?, placement: ProgressPlacement,
                             report: inout RunReport) throws -> StreamOutcome {
         guard plan.remainingRows > 0 else { return .completed }
         let rows = plan.rows
@@ -382,12 +401,14 @@ public final class PipelineRunner {
         let control = StreamControl(shouldStop: { stop?.isRequested ?? false },
                                     written: { try checkpointer?.written(upTo: writer.completeRows) })
         let progress: ProgressSink? = options.onEvent.map { onEvent in
-            guard rowsInAll != rows else { return { @Sendable progress in onEvent(.progress(progress)) } }
+            guard placement.rowsInAll != rows else { return { @Sendable progress in onEvent(.progress(progress)) } }
             // One of several datasets: counted in the whole run's rows.
+            let remaining = Double(plan.remainingRows), thisRun = Double(max(1, placement.rowsThisRun))
+            let before = Double(placement.thisRunBefore), rowsBefore = placement.rowsBefore, rowsInAll = placement.rowsInAll
+            let rowsThisRun = placement.rowsThisRun
             return { @Sendable progress in
-                let share = Double(rows) / Double(max(1, rowsInAll))
                 onEvent(.progress(RunProgress(phase: progress.phase, rowsDone: rowsBefore + progress.rowsDone, rowsTotal: rowsInAll,
-                                              rowsThisRun: rowsInAll, fraction: Double(rowsBefore) / Double(max(1, rowsInAll)) + progress.fraction * share)))
+                                              rowsThisRun: rowsThisRun, fraction: (before + progress.fraction * remaining) / thisRun)))
             }
         }
         return try translatingHDF5Errors(otherwise: .io) {
@@ -409,13 +430,25 @@ public final class PipelineRunner {
         }
     }
 
-    private func stoppedError(saved: Checkpoint?, partial: String) -> H5BatchError {
+    /// `datasets`: the number of datasets of a several-dataset run.
+    private func stoppedError(saved: Checkpoint?, datasets: Int?, partial: String) -> H5BatchError {
         let signal = options.stop?.signalNumber ?? SIGINT
         let by = signal == SIGTERM ? "SIGTERM" : signal == SIGINT ? "SIGINT" : "signal \(signal)"
-        guard let saved, saved.rowsDone > 0 else {
+        guard let saved, saved.rowsDone > 0 || !(saved.completedDatasets ?? []).isEmpty else {
             return H5BatchError(.stopped(signal: signal), "stopped by \(by) before any rows were saved; nothing to resume")
         }
-        return H5BatchError(.stopped(signal: signal), "stopped by \(by): \(formatCount(saved.rowsDone)) of \(formatCount(saved.rowsTotal)) rows (\(percent(saved.rowsDone, of: saved.rowsTotal))) are saved in \(partial); run again with --resume to continue")
+        return H5BatchError(.stopped(signal: signal), "stopped by \(by): \(Self.savedText(saved, datasets: datasets)) saved in \(partial); run again with --resume to continue")
+    }
+
+    /// What a checkpoint holds, for messages: `417,792 of 1,048,576 rows (40%) are`, or with
+    /// several datasets `1 of 3 datasets and 20,000 of 50,000 rows of /val/x are`.
+    private static func savedText(_ saved: Checkpoint, datasets: Int?, percentage: Bool = true) -> String {
+        let rows = "\(formatCount(saved.rowsDone)) of \(formatCount(saved.rowsTotal)) rows"
+        guard let datasets else { return percentage ? "\(rows) (\(percent(saved.rowsDone, of: saved.rowsTotal))) are" : "\(rows) are" }
+        // A checkpoint at a dataset's last row closes it.
+        let finished = (saved.completedDatasets?.count ?? 0) + (saved.rowsDone == saved.rowsTotal ? 1 : 0)
+        let whole = "\(finished) of \(datasets) dataset\(datasets == 1 ? "" : "s")"
+        return saved.rowsDone == saved.rowsTotal || saved.rowsDone == 0 ? "\(whole) are" : "\(whole) and \(rows) of \(saved.dataset) are"
     }
 }
 
