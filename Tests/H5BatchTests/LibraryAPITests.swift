@@ -77,7 +77,7 @@ struct LibraryAPITests {
         #expect(y[2].isNaN && y[3].isNaN)
     }
 
-    @Test("every public declaration of the library has a doc comment")
+    @Test("every public declaration of the library, enum cases included, has a doc comment")
     func everyPublicSymbolIsDocumented() throws {
         let sources = Repo.root + "/Sources/H5Batch"
         let files = try #require(FileManager.default.enumerator(atPath: sources)).compactMap { $0 as? String }
@@ -86,15 +86,26 @@ struct LibraryAPITests {
         var undocumented: [String] = []
         var declarations = 0
         let declaration = /^\s*(@\w+(\([^)]*\))?\s+)*public\s/
+        let publicEnum = /^\s*(@\w+\s+)*public\s+(indirect\s+)?enum\s/
+        let enumCase = /^\s*case\s+[a-z]/
         for file in files {
             let lines = try String(contentsOfFile: sources + "/" + file, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
-            for (index, line) in lines.enumerated() where line.firstMatch(of: declaration) != nil {
-                declarations += 1
-                var above = index - 1
-                while above >= 0, lines[above].trimmingCharacters(in: .whitespaces).hasPrefix("@") { above -= 1 }
-                if above < 0 || !lines[above].trimmingCharacters(in: .whitespaces).hasPrefix("///") {
-                    undocumented.append("\(file):\(index + 1): \(line.trimmingCharacters(in: .whitespaces))")
+            // Brace depth, and the depths at which public enums opened: their cases are API too.
+            var depth = 0
+            var enums: [Int] = []
+            for (index, line) in lines.enumerated() {
+                if line.firstMatch(of: publicEnum) != nil { enums.append(depth) }
+                let isCase = enums.last.map { depth == $0 + 1 } == true && line.firstMatch(of: enumCase) != nil
+                if line.firstMatch(of: declaration) != nil || isCase {
+                    declarations += 1
+                    var above = index - 1
+                    while above >= 0, lines[above].trimmingCharacters(in: .whitespaces).hasPrefix("@") { above -= 1 }
+                    if above < 0 || !lines[above].trimmingCharacters(in: .whitespaces).hasPrefix("///") {
+                        undocumented.append("\(file):\(index + 1): \(line.trimmingCharacters(in: .whitespaces))")
+                    }
                 }
+                depth += line.filter { $0 == "{" }.count - line.filter { $0 == "}" }.count
+                while let open = enums.last, depth <= open, line.contains("}") { enums.removeLast() }
             }
         }
         #expect(declarations > 500, "found only \(declarations) public declarations: is the pattern right?")

@@ -25,6 +25,7 @@ public struct PipelineConfig: Sendable, Equatable {
 
     /// `output.compression`.
     public enum Compression: String, Sendable, Equatable, CaseIterable {
+        /// No filter, or deflate at `level` (with `shuffle` before it when set).
         case none, gzip
     }
 
@@ -54,6 +55,7 @@ public struct PipelineConfig: Sendable, Equatable {
 
     /// `run.mode`: mini-batch (streaming, bounded memory) or full-dataset (everything in memory).
     public enum Mode: String, Codable, Sendable, Equatable, CaseIterable {
+        /// `minibatch` streams batches in bounded memory; `full` holds the whole tensor.
         case minibatch, full
     }
 
@@ -104,23 +106,36 @@ public struct PipelineConfig: Sendable, Equatable {
 
 /// One stage as written in a pipeline file.
 public enum StageConfig: Sendable, Equatable {
+    /// `linear`: `weight` (and `bias`) datasets in `file`, in `torch` `[out, in]` or `keras` `[in, out]` layout.
     case linear(file: String, weight: String, bias: String?, layout: Linear.Layout)
+    /// `relu`.
     case relu
+    /// `leaky_relu` with its `negative_slope`.
     case leakyReLU(negativeSlope: Double)
+    /// `prelu` with its slope(s).
     case prelu(PReLUWeight)
+    /// `elu` with its `alpha`.
     case elu(alpha: Double)
+    /// `sigmoid`.
     case sigmoid
+    /// `tanh`.
     case tanh
+    /// `silu`.
     case silu
+    /// `gelu`, exact (`none`) or its `tanh` approximation.
     case gelu(approximate: GELU.Approximation)
+    /// `softplus` with `beta` (not 0) and `threshold`.
     case softplus(beta: Double, threshold: Double)
+    /// `hardtanh` clamping to `[minVal, maxVal]` (`minVal < maxVal`).
     case hardtanh(minVal: Double, maxVal: Double)
     /// Over the last dimension.
     case softmax
 
     /// Where a PReLU stage's slopes come from: a dataset in a weights file, or one value.
     public enum PReLUWeight: Sendable, Equatable {
+        /// A dataset (1 value, or one per feature) in an HDF5 file.
         case file(String, dataset: String)
+        /// One slope for every feature.
         case value(Double)
     }
 
@@ -153,7 +168,9 @@ public enum StageConfig: Sendable, Equatable {
 
 /// A memory budget: absolute bytes, or a share of the machine's memory.
 public enum MemoryLimit: Sendable, Equatable, CustomStringConvertible {
+    /// A number of bytes (`4GiB`).
     case bytes(Int)
+    /// A share of the machine's available memory, 0…1 (`80%`).
     case fractionOfPhysical(Double)
 
     /// Parses `4GiB`, `512MB`, `1073741824`, `60%`.

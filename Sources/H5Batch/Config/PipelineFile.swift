@@ -31,6 +31,7 @@ public enum PipelineFile {
 
     /// The pipeline file's syntax.
     public enum Format: Sendable {
+        /// YAML 1.1 (libyaml through Yams) or JSON.
         case yaml, json
 
         /// The format a file name implies: `.json` is JSON, everything else YAML.

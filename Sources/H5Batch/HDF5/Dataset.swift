@@ -31,7 +31,9 @@ public final class Dataset {
 
     /// How the dataset's values are stored (`H5Pget_layout`); `.chunked` holds the chunk dimensions.
     public enum Layout: Sendable, Equatable {
+        /// Stored in one block, in the object header, or mapped from other datasets (`H5Pset_virtual`).
         case contiguous, compact, virtual
+        /// Stored in chunks of these dimensions.
         case chunked([Int])
     }
 

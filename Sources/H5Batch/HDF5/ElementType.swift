@@ -4,6 +4,7 @@ import CHDF5
 public struct ElementType: Sendable, Equatable, CustomStringConvertible {
     /// Integer, float, or something h5batch cannot read as numbers.
     public enum Kind: Sendable, Equatable {
+        /// The numeric classes h5batch reads (any width, either byte order).
         case signedInteger, unsignedInteger, float
         /// Strings, compounds, enums, references…: nothing h5batch converts to numbers.
         case unsupported(String)
@@ -97,7 +98,9 @@ public struct ElementType: Sendable, Equatable, CustomStringConvertible {
 
 /// The stored type of a dataset h5batch creates.
 public enum StorageType: String, Sendable, CaseIterable {
+    /// IEEE floats of 2, 4 and 8 bytes, little-endian.
     case float16, float32, float64
+    /// Integers of 1 to 8 bytes, little-endian (`h5batch generate` only; outputs are floats).
     case int8, int16, int32, int64, uint8, uint16, uint32, uint64
 
     /// Bytes per element: 1, 2, 4 or 8.

@@ -8,15 +8,23 @@ import CHDF5
 public struct HDF5Error: Error, CustomStringConvertible, Sendable {
     /// What the failure means to a caller, read from the minor error codes on the stack.
     public enum Reason: Sendable, Equatable {
+        /// No such file, dataset or group (exit 66).
         case notFound
         /// The file exists but this process may not read it.
         case unreadable
+        /// The file is not HDF5 (exit 65).
         case notHDF5
+        /// The file is HDF5 but damaged or truncated (exit 65).
         case corrupt
+        /// A filter (inflate, checksum) failed on stored bytes (exit 65).
         case filterFailed
+        /// Reading or writing failed at the system's level: disk full, I/O error (exit 74).
         case io
+        /// Creating something that exists (exit 73).
         case alreadyExists
+        /// Stored values libhdf5 cannot convert to float32 (exit 65).
         case typeConversion
+        /// Anything else: the caller's context decides the exit code.
         case other
     }
 

@@ -67,7 +67,9 @@ public struct RunProgress: Sendable, Equatable, CustomStringConvertible {
         /// Full mode's passes: read the whole input, one pass per step (a linear stage with
         /// the activations after it, or activations alone), write the whole output.
         case reading
+        /// Full mode: step `step` of `of` over the whole tensor.
         case computing(step: Int, of: Int)
+        /// Full mode: writing the whole output.
         case writing
     }
 

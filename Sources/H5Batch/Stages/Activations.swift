@@ -136,6 +136,7 @@ public struct GELU: InPlaceStage {
     /// How `Φ(x)` is computed, as `nn.GELU(approximate=…)`: `none` (exact, through `erfc`) or
     /// `tanh`.
     public enum Approximation: String, Sendable, CaseIterable {
+        /// PyTorch's `approximate='none'` (x·Φ(x), the default) and `approximate='tanh'`.
         case none, tanh
     }
     /// The form used (`approximate`, default `none`).

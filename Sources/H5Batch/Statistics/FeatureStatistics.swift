@@ -16,8 +16,9 @@ public struct FeatureStatistics: Sendable, Equatable, Codable {
     public private(set) var negatives: [Int]
     /// Per feature: NaN and ±∞ values, which the minimum, maximum, mean and variance leave out.
     public private(set) var nonFinite: [Int]
-    /// Per feature: the smallest and largest finite value (+∞ and −∞ while there is none).
+    /// Per feature: the smallest finite value (+∞ while there is none).
     public private(set) var minimum: [Float]
+    /// Per feature: the largest finite value (−∞ while there is none).
     public private(set) var maximum: [Float]
     /// Per feature: the mean of the finite values (0 while there is none).
     public private(set) var mean: [Double]
@@ -141,6 +142,7 @@ extension FeatureStatistics {
         try container.encode(m2, forKey: .m2)
     }
 
+    /// Reads what `encode(to:)` wrote (null extremes back to ±∞).
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         rows = try container.decode(Int.self, forKey: .rows)
