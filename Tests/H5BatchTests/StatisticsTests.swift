@@ -155,6 +155,9 @@ struct StatisticsTests {
         _ = plain.finish()
         let again = try runBinary(["run", file, "--stats", "--resume"])
         #expect(again.status == 0 && again.stderr.contains("did not count statistics"), "\(again.stderr)")
+        // Made again without --stats: the earlier statistics file goes with the earlier output.
+        #expect(try runBinary(["run", file, "--force"]).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: output + ".stats.json"))
     }
 
     @Test("run.stats in the pipeline file, several datasets, and the JSON log's done record")

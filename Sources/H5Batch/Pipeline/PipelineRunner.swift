@@ -171,6 +171,9 @@ public final class PipelineRunner {
                 // Beside the output, once it is in place (its attributes hold the summary).
                 try DurableFile.write(try StatisticsFile.json(output: outputPath, datasets: statistics.map { ($0.dataset, $0.statistics) }),
                                       to: StatisticsFile.path(forOutput: outputPath))
+            } else if FileManager.default.fileExists(atPath: StatisticsFile.path(forOutput: outputPath)) {
+                // An earlier output's statistics must not pass for this one's.
+                try DurableFile.remove(StatisticsFile.path(forOutput: outputPath))
             }
         } catch let error as H5BatchError {
             output.file.abandon()
