@@ -72,7 +72,7 @@ struct PipelineFileTests {
     @Test("every mistake is an error naming the line and key")
     func errors() {
         #expect(usageMessage("stages: [relu]\nrun: { batch_rowz: 5 }")
-                == "p.yaml:2: run: unknown key 'batch_rowz' (known: mode, batch_rows, workers, memory_limit)")
+                == "p.yaml:2: run: unknown key 'batch_rowz' (known: mode, batch_rows, workers, memory_limit, stats)")
         #expect(usageMessage("stages:\n  - relu\n  - leaky_relu: { negative_slop: 0.1 }")
                 == "p.yaml:3: stages[1].leaky_relu: unknown key 'negative_slop' (known: negative_slope)")
         #expect(usageMessage("stages:\n  - sigmoidal") == "p.yaml:2: stages[0]: unknown stage 'sigmoidal' (known: linear, relu, leaky_relu, prelu, elu, sigmoid, tanh, silu, gelu, softplus, hardtanh, softmax)")
