@@ -133,7 +133,7 @@ public final class PipelineRunner {
         try OutputTarget.prepareFolder(for: outputPath)
         if lock == nil { lock = try OutputLock.acquire(for: outputPath) }
         let partial = PartialOutput(outputPath: outputPath)
-        var (output, first) = try openPartial(partial, targets: targets, identity: identity, several: several)
+        let (output, first) = try openPartial(partial, targets: targets, identity: identity, several: several)
         let rowsInAll = targets.reduce(0) { $0 + $1.rows }
         // Rows this process computes: a resumed run's are those after its checkpoint.
         let resumedRows = output.resumedFrom?.rowsDone ?? 0
@@ -194,7 +194,7 @@ public final class PipelineRunner {
     /// The run's datasets: the one the pipeline names, or each of `input.datasets` (patterns
     /// expanded, in order) with its output dataset under the same path.
     private func prepareTargets(inputFile: String) throws -> [Target] {
-        guard let patterns = config.input?.datasets else { return [try prepareTarget(config)] }
+        guard config.input?.datasets != nil else { return [try prepareTarget(config)] }
         if config.run.shard != nil {
             throw H5BatchError(.usage, "--shard splits one dataset; run each of input.datasets on its own (input.dataset or --input FILE:DATASET) to shard it")
         }
