@@ -23,6 +23,9 @@ extension H5BatchCommand {
         @Option(help: "Runs per combination.")
         var `repeat`: Int = 3
 
+        @Flag(help: "Also run every combination with --stats, right after its run without, to measure what counting costs; the HTML report adds each stage's sparsity.")
+        var stats = false
+
         @Option(help: ArgumentHelp("Folder for report.json, report.csv and report.html.", valueName: "dir"))
         var report: String?
 
@@ -52,8 +55,10 @@ extension H5BatchCommand {
 
         func run() throws {
             let plan = try PipelinePlan.make(try pipeline.load())
-            let sweep = BenchSweep(modes: try parsedModes(), batchRows: try integers(batchRows, "--batch-rows"),
+            var sweep = BenchSweep(modes: try parsedModes(), batchRows: try integers(batchRows, "--batch-rows"),
                                    workers: try integers(workers, "--workers", max: 1024), repeats: `repeat`)
+            if stats { sweep.stats = [false, true] }
+            var stageSparsity: [BenchReport.StageSparsity]?
             let scratch = NSTemporaryDirectory() + "h5batch-bench-\(getpid())"
             try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: scratch) }
@@ -64,18 +69,27 @@ extension H5BatchCommand {
             printError("bench: \(schedule.count) runs of \(plan.description)")
             for (index, (combination, repetition)) in schedule.enumerated() {
                 let result = try runChild(combination, scratch: scratch)
-                let run = BenchSweep.run(result, repetition: repetition)
+                var run = BenchSweep.run(result, repetition: repetition)
+                run.stats = combination.stats ? true : nil
+                if stageSparsity == nil, let counted = result.statistics?.first?.statistics {
+                    stageSparsity = counted.stages.map {
+                        BenchReport.StageSparsity(stage: $0.stage, sparsity: $0.features.sparsity,
+                                                  deadUnits: $0.features.deadUnits.count, width: $0.features.width)
+                    }
+                }
                 runs.append(run)
-                printError(String(format: "  [%d/%d] %@ batch %@ workers %d: %.2f s, %.0f MB/s, peak %@",
+                printError(String(format: "  [%d/%d] %@ batch %@ workers %d%@: %.2f s, %.0f MB/s, peak %@",
                                   index + 1, schedule.count, run.mode, formatCount(run.batchRows), run.workers,
+                                  combination.stats ? " +stats" : "",
                                   run.seconds, run.megabytesPerSecond, formatBytes(run.peakResidentBytes)))
             }
-            let report = BenchReport(
+            var report = BenchReport(
                 h5batchVersion: H5BatchVersion.string, created: created, pipeline: pipeline.pipeline,
                 input: "\(plan.inputFile):\(plan.inputDataset)", rows: plan.rows, inputShape: plan.inputShape,
                 inputBytes: plan.inputBytes, linearFlopsPerRow: plan.linearFlopsPerRow, stages: plan.stages,
                 machine: BenchSweep.machine(), runs: runs,
                 summaries: BenchSweep.summarize(runs, inputBytes: plan.inputBytes, linearFlopsPerRow: plan.linearFlopsPerRow))
+            report.stageSparsity = stageSparsity
             print(BenchReportWriter.table(report), terminator: "")
             if let folder = self.report {
                 let written = try BenchReportWriter.write(report, to: folder)
@@ -91,6 +105,7 @@ extension H5BatchCommand {
             var arguments = ["run", pipeline.pipeline, "--output", output, "--force", "--report-json", reportFile,
                              "--mode", combination.mode.rawValue, "--workers", String(combination.workers)]
             if combination.mode == .minibatch { arguments += ["--batch-rows", String(combination.batchRows)] }
+            if combination.stats { arguments.append("--stats") }
             if let input = pipeline.input { arguments += ["--input", input] }
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()

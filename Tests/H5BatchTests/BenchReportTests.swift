@@ -155,6 +155,40 @@ struct BenchReportTests {
         #expect(report.summaries.allSatisfy { $0.repetitions == 3 })
     }
 
+    @Test("bench --stats: each combination also runs counted; the report keeps them apart, shows the cost and the sparsity")
+    func statsRuns() throws {
+        var sweep = BenchSweep(modes: [.minibatch, .full], batchRows: [1024, 4096], workers: [2], repeats: 1)
+        #expect(sweep.combinations.count == 3)
+        sweep.stats = [false, true]
+        #expect(sweep.combinations.map(\.stats) == [false, true, false, true, false, true])
+        // The fixture's runs, and the same again with --stats, 10% slower.
+        var runs = report.runs
+        for run in report.runs {
+            var counted = run
+            counted.stats = true
+            counted.seconds *= 1.1
+            runs.append(counted)
+        }
+        var withStats = report
+        withStats.runs = runs
+        withStats.summaries = BenchSweep.summarize(runs, inputBytes: report.inputBytes, linearFlopsPerRow: report.linearFlopsPerRow)
+        withStats.stageSparsity = [.init(stage: "linear(256 → 1024)", sparsity: 0, deadUnits: 0, width: 1024),
+                                   .init(stage: "relu", sparsity: 0.5, deadUnits: 3, width: 1024)]
+        #expect(withStats.summaries.count == 2 * report.summaries.count)
+        let html = BenchReportWriter.html(withStats)
+        #expect(html.contains("Sparsity per stage (--stats)"))
+        #expect(html.contains("50.0% · 3 of 1,024 dead"))
+        #expect(html.contains("minibatch 1,024 rows, 2 workers: +10.0%"), "\(html.prefix(0))")
+        #expect(html.contains("2 workers + stats"))
+        let table = BenchReportWriter.table(withStats)
+        #expect(occurrences(of: "2 + stats", in: table) == report.summaries.filter { $0.workers == 2 }.count)
+        let csv = parseCSV(BenchReportWriter.csv(withStats))
+        #expect(csv[0].last == "stats" && csv.dropFirst().filter { $0.last == "true" }.count == report.runs.count)
+        let decoded = try JSONDecoder().decode(BenchReport.self, from: try BenchReportWriter.json(withStats))
+        #expect(decoded == withStats)
+        #expect(!BenchReportWriter.html(report).contains("Sparsity per stage"))
+    }
+
     @Test func jsonRoundTrips() throws {
         let data = try BenchReportWriter.json(report)
         let decoded = try JSONDecoder().decode(BenchReport.self, from: data)
@@ -183,12 +217,12 @@ struct BenchReportTests {
         #expect(lines.count == report.runs.count + 1)
         #expect(lines.first == "pipeline,input,mode,batch_rows,workers,repetition,seconds,rows,rows_per_second,"
             + "megabytes_per_second,gflops,peak_resident_bytes,peak_threads,phase_read,phase_decode,phase_compute,"
-            + "phase_encode,phase_write,phase_waiting,input_path,output_path")
-        #expect(lines.dropFirst().allSatisfy { $0.hasSuffix(",raw chunks,\"raw chunks, deflate\"") || $0.hasSuffix(",hyperslab,hyperslab") })
+            + "phase_encode,phase_write,phase_waiting,input_path,output_path,stats")
+        #expect(lines.dropFirst().allSatisfy { $0.hasSuffix(",raw chunks,\"raw chunks, deflate\",false") || $0.hasSuffix(",hyperslab,hyperslab,false") })
 
         let records = parseCSV(text)
         #expect(records.count == report.runs.count + 1)
-        #expect(records.allSatisfy { $0.count == 21 })
+        #expect(records.allSatisfy { $0.count == 22 })
         let header = records[0]
         for (record, run) in zip(records.dropFirst(), report.runs) {
             let row = Dictionary(uniqueKeysWithValues: zip(header, record))

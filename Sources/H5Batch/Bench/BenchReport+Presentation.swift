@@ -59,8 +59,12 @@ extension BenchReport {
 }
 
 extension BenchReport.Summary {
-    /// `4 workers`, `1 worker`.
-    var workersText: String { "\(workers) worker\(workers == 1 ? "" : "s")" }
+    /// `4 workers`, `1 worker`; `2 workers + stats` for runs with `--stats`, which keeps them
+    /// apart in every chart.
+    var workersText: String { "\(workers) worker\(workers == 1 ? "" : "s")" + (stats == true ? " + stats" : "") }
+
+    /// `2`, or `2 + stats`: the workers column of the tables.
+    var workersColumn: String { String(workers) + (stats == true ? " + stats" : "") }
 }
 
 /// Number and text formatting shared by the report's table, CSV and HTML.

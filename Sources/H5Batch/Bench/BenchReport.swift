@@ -52,11 +52,14 @@ public struct BenchReport: Codable, Sendable, Equatable {
         public var inputPath: String
         /// The output side's path: "raw chunks" or "hyperslab".
         public var outputPath: String
+        /// True for a run with `--stats` (nil in reports written before bench measured it).
+        public var stats: Bool?
 
         /// Creates a run from its fields (`BenchSweep.run(_:repetition:)` fills them from a `RunReport`).
         public init(mode: String, batchRows: Int, workers: Int, repetition: Int, seconds: Double, rows: Int,
                     rowsPerSecond: Double, megabytesPerSecond: Double, gflops: Double, peakResidentBytes: Int,
-                    peakThreads: Int, phases: [String: Double], inputPath: String, outputPath: String) {
+                    peakThreads: Int, phases: [String: Double], inputPath: String, outputPath: String, stats: Bool? = nil) {
+            self.stats = stats
             self.mode = mode
             self.batchRows = batchRows
             self.workers = workers
@@ -106,12 +109,15 @@ public struct BenchReport: Codable, Sendable, Equatable {
         public var inputPath: String
         /// The output side's I/O path (of the first run).
         public var outputPath: String
+        /// True for the runs with `--stats`.
+        public var stats: Bool?
 
         /// Creates a summary from its fields (`BenchSweep.summarize` computes them).
         public init(mode: String, batchRows: Int, workers: Int, repetitions: Int, medianSeconds: Double,
                     minSeconds: Double, maxSeconds: Double, rowsPerSecond: Double, megabytesPerSecond: Double,
                     gflops: Double, peakResidentBytes: Int, peakThreads: Int, phases: [String: Double],
-                    inputPath: String, outputPath: String) {
+                    inputPath: String, outputPath: String, stats: Bool? = nil) {
+            self.stats = stats
             self.mode = mode
             self.batchRows = batchRows
             self.workers = workers
@@ -154,6 +160,27 @@ public struct BenchReport: Codable, Sendable, Equatable {
     public var runs: [Run]
     /// One per (mode, batch rows, workers) combination (`BenchSweep.summarize`).
     public var summaries: [Summary]
+    /// With `bench --stats`: each stage's sparsity and dead units, from the first counted run.
+    public var stageSparsity: [StageSparsity]?
+
+    /// One stage's share of zeros and its dead units (`--stats`).
+    public struct StageSparsity: Codable, Sendable, Equatable {
+        /// The stage, e.g. `relu`.
+        public var stage: String
+        /// Zeros among all its output values, 0…1.
+        public var sparsity: Double
+        /// Features zero in every row.
+        public var deadUnits: Int
+        /// Its output's features.
+        public var width: Int
+        /// A stage's figures.
+        public init(stage: String, sparsity: Double, deadUnits: Int, width: Int) {
+            self.stage = stage
+            self.sparsity = sparsity
+            self.deadUnits = deadUnits
+            self.width = width
+        }
+    }
 
     /// Creates a report from its fields.
     public init(h5batchVersion: String, created: String, pipeline: String, input: String, rows: Int,

@@ -10,7 +10,7 @@ public enum BenchReportWriter {
         let header = ["mode", "batch rows", "workers", "median s", "rows/s", "MB/s", "GFLOP/s", "peak RSS (MiB)",
                       "threads", "phases"]
         let rows = report.orderedSummaries.map { s in
-            [s.mode, formatCount(s.batchRows), String(s.workers), ReportFormat.seconds(s.medianSeconds),
+            [s.mode, formatCount(s.batchRows), s.workersColumn, ReportFormat.seconds(s.medianSeconds),
              ReportFormat.number(s.rowsPerSecond, digits: 0), ReportFormat.number(s.megabytesPerSecond, digits: 1),
              gflopsText(s.gflops, report), ReportFormat.mebibytes(s.peakResidentBytes), String(s.peakThreads),
              BenchReport.phaseSplitText(s.phases)]
@@ -40,7 +40,7 @@ public enum BenchReportWriter {
     /// The CSV header: report fields, run fields, one column per phase, then the I/O paths.
     static let csvColumns = ["pipeline", "input", "mode", "batch_rows", "workers", "repetition", "seconds", "rows",
                              "rows_per_second", "megabytes_per_second", "gflops", "peak_resident_bytes",
-                             "peak_threads"] + BenchReport.phaseNames.map { "phase_" + $0 } + ["input_path", "output_path"]
+                             "peak_threads"] + BenchReport.phaseNames.map { "phase_" + $0 } + ["input_path", "output_path", "stats"]
 
     /// One CSV line per run (not per summary) after a header line, quoted as RFC 4180 says, with
     /// CRLF line ends. A phase the run did not record is an empty cell.
@@ -52,7 +52,7 @@ public enum BenchReportWriter {
                           String(run.megabytesPerSecond), String(run.gflops), String(run.peakResidentBytes),
                           String(run.peakThreads)]
                 + BenchReport.phaseNames.map { run.phases[$0].map { String($0) } ?? "" }
-                + [run.inputPath, run.outputPath]
+                + [run.inputPath, run.outputPath, run.stats == true ? "true" : "false"]
             lines.append(fields.map(csvField).joined(separator: ","))
         }
         return lines.joined(separator: "\r\n") + "\r\n"
@@ -156,6 +156,11 @@ struct BenchPage {
             "Median seconds per phase as a share of their sum. Compute time is summed over the workers, so "
             + "in mini-batch mode the phases add up to more than the wall time; waiting is the I/O lane idle "
             + "while the workers compute.")
+        if let sparsity = report.stageSparsity, !sparsity.isEmpty {
+            page += figure(id: "sparsity", heading: "Sparsity per stage (--stats)", chart: sparsityChart(sparsity), caption:
+                "The share of each stage's output values that are exactly zero, and its dead units (features "
+                + "zero in every row), from the first run with --stats. " + statsOverheadText())
+        }
         page += summaryTable()
         page += runsTable()
         page += """
@@ -286,6 +291,31 @@ struct BenchPage {
                                      xTitle: "Share of summed phase time")
     }
 
+    private func sparsityChart(_ stages: [BenchReport.StageSparsity]) -> String {
+        let bars = stages.enumerated().map { index, stage in
+            BenchChart.PhaseBar(label: "\(index + 1) \(stage.stage)",
+                                phases: [(name: "zeros", seconds: stage.sparsity, share: stage.sparsity),
+                                         (name: "non-zero", seconds: 1 - stage.sparsity, share: 1 - stage.sparsity)],
+                                trailing: "\(ReportFormat.number(stage.sparsity * 100, digits: 1))% · "
+                                    + "\(stage.deadUnits) of \(formatCount(stage.width)) dead")
+        }
+        return BenchChart.phaseChart(title: "Zeros per stage output", bars: bars, trailingTitle: "zeros · dead units",
+                                     xTitle: "Share of the stage's output values")
+    }
+
+    /// What counting costs: each combination's median with --stats against without.
+    private func statsOverheadText() -> String {
+        let pairs = summaries.filter { $0.stats == true }.compactMap { counted -> String? in
+            guard let plain = summaries.first(where: { $0.stats != true && $0.mode == counted.mode
+                    && $0.batchRows == counted.batchRows && $0.workers == counted.workers }),
+                  plain.medianSeconds > 0 else { return nil }
+            let change = (counted.medianSeconds / plain.medianSeconds - 1) * 100
+            let setting = counted.mode == "full" ? "full" : "\(counted.mode) \(formatCount(counted.batchRows)) rows"
+            return "\(setting), \(counted.workers) worker\(counted.workers == 1 ? "" : "s"): \(change >= 0 ? "+" : "")\(ReportFormat.number(change, digits: 1))%"
+        }
+        return pairs.isEmpty ? "" : "Median wall time with --stats against without: " + pairs.joined(separator: "; ") + "."
+    }
+
     // MARK: Tables
 
     private func summaryTable() -> String {
@@ -304,7 +334,7 @@ struct BenchPage {
         for s in summaries {
             let isBest = best.map { $0 > 0 && s.megabytesPerSecond == $0 } ?? false
             let cells = [
-                td(s.mode), td(formatCount(s.batchRows), numeric: true), td(String(s.workers), numeric: true),
+                td(s.mode), td(formatCount(s.batchRows), numeric: true), td(s.workersColumn, numeric: true),
                 td(String(s.repetitions), numeric: true), td(ReportFormat.seconds(s.medianSeconds), numeric: true),
                 td("\(ReportFormat.seconds(s.minSeconds))–\(ReportFormat.seconds(s.maxSeconds))", numeric: true),
                 td(ReportFormat.number(s.rowsPerSecond, digits: 0), numeric: true),
@@ -348,7 +378,8 @@ struct BenchPage {
                 td(run.phases[name].map(ReportFormat.seconds) ?? "-", numeric: true)
             }
             let cells = [
-                td(run.mode), td(formatCount(run.batchRows), numeric: true), td(String(run.workers), numeric: true),
+                td(run.mode), td(formatCount(run.batchRows), numeric: true),
+                td(String(run.workers) + (run.stats == true ? " + stats" : ""), numeric: true),
                 td(String(run.repetition), numeric: true), td(ReportFormat.seconds(run.seconds), numeric: true),
             ] + (showRows ? [td(formatCount(run.rows), numeric: true)] : []) + [
                 td(ReportFormat.number(run.rowsPerSecond, digits: 0), numeric: true),

@@ -11,6 +11,8 @@ public struct BenchSweep: Sendable, Equatable {
         public var batchRows: Int
         /// Compute workers.
         public var workers: Int
+        /// Counted with `--stats`.
+        public var stats = false
     }
 
     /// The modes to measure (`--modes`).
@@ -30,15 +32,23 @@ public struct BenchSweep: Sendable, Equatable {
         self.repeats = repeats
     }
 
+    /// With `[false, true]` (`bench --stats`), every combination also runs with `--stats`, right
+    /// after its run without, so that the two meet the same machine noise.
+    public var stats: [Bool] = [false]
+
     /// Every combination, full mode once per worker count.
     public var combinations: [Combination] {
         var result: [Combination] = []
         for mode in modes {
             for workers in workers {
-                if mode == .full {
-                    result.append(Combination(mode: .full, batchRows: 0, workers: workers))
-                } else {
-                    result += batchRows.map { Combination(mode: .minibatch, batchRows: $0, workers: workers) }
+                let plain = mode == .full ? [Combination(mode: .full, batchRows: 0, workers: workers)]
+                    : batchRows.map { Combination(mode: .minibatch, batchRows: $0, workers: workers) }
+                for combination in plain {
+                    for counted in stats {
+                        var run = combination
+                        run.stats = counted
+                        result.append(run)
+                    }
                 }
             }
         }
@@ -66,7 +76,7 @@ public struct BenchSweep: Sendable, Equatable {
         var order: [String] = []
         var groups: [String: [BenchReport.Run]] = [:]
         for run in runs {
-            let key = "\(run.mode)/\(run.batchRows)/\(run.workers)"
+            let key = "\(run.mode)/\(run.batchRows)/\(run.workers)/\(run.stats == true)"
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(run)
         }
@@ -87,7 +97,7 @@ public struct BenchSweep: Sendable, Equatable {
                 gflops: seconds > 0 ? Double(rows * linearFlopsPerRow) / 1e9 / seconds : 0,
                 peakResidentBytes: group.map(\.peakResidentBytes).max()!,
                 peakThreads: group.map(\.peakThreads).max()!, phases: phases,
-                inputPath: group[0].inputPath, outputPath: group[0].outputPath)
+                inputPath: group[0].inputPath, outputPath: group[0].outputPath, stats: group[0].stats)
         }
     }
 
