@@ -599,7 +599,11 @@ extension UnattendedTests {
             let output = folder.file("out.h5")
             let yaml = try Pipeline(input: inputs.big, output: output, run: "{ mode: \(variant.mode), batch_rows: \(variant.batchRows) }",
                                     outputChunkRows: variant.outputChunkRows).write(to: folder.file("p.yaml"))
-            let run = try BackgroundRun(["run", yaml, "--checkpoint-rows", "8192"])
+            // Checkpoints 8 batches apart: killed right after one, the run is then far from
+            // saving the next (a kill inside a checkpoint's flush is another test's subject, and
+            // leaves nothing to resume). With one after every batch, a slow build (ASan) was
+            // often inside the next one already.
+            let run = try BackgroundRun(["run", yaml, "--checkpoint-rows", "65536"])
             _ = try #require(run.waitForCheckpoint(at: output, rows: inputs.bigRows), "no checkpoint before the run ended: \(run.finish().stderr)")
             run.signal(SIGKILL)
             #expect(run.finish().status == 128 + SIGKILL)
