@@ -215,16 +215,24 @@ public enum Functional {
     /// about 88.72; NaN propagates.
     @inline(__always)
     public static func exp(_ x: Float) -> Float {
-        let clamped = x < -87.3 ? -87.3 : (x > 88.0 ? 88.0 : x)
+        let (scale, poly) = reduced(x < -87.3 ? -87.3 : (x > 88.0 ? 88.0 : x))
+        // 2¹²⁸ is not a float: past 88, scale e⁸⁸ by e^(x − 88) instead.
+        let result = scale * (poly + 1) * (x > 88.0 ? expTail(x - 88.0) : 1)
+        return x < -87.3 ? 0 : (x.isNaN ? x : result)
+    }
+
+    /// The range reduction `exp` and `expm1` share, for `x` already clamped within [−87.3, 88]:
+    /// `x = n·ln2 + r` with `|r| ≤ ln2/2`; returns 2ⁿ and a degree-7 polynomial for `expm1(r)`.
+    @inline(__always)
+    private static func reduced(_ x: Float) -> (scale: Float, poly: Float) {
+        // Adding 1.5·2²³ rounds to the nearest integer and leaves it in the low mantissa bits.
         let shifter: Float = 12_582_912
-        let t = clamped * 1.442_695_04 + shifter
+        let t = x * 1.442_695_04 + shifter
         let n = t - shifter
-        let r = (clamped - n * 0.693_145_75) - n * 1.428_606_8e-6
+        let r = (x - n * 0.693_145_75) - n * 1.428_606_8e-6
         let poly = r + r * r * (0.5 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 + r * (1.0 / 720 + r * (1.0 / 5040))))))
         let exponent = (t.bitPattern &- shifter.bitPattern) &+ 127
-        // 2¹²⁸ is not a float: past 88, scale e⁸⁸ by e^(x − 88) instead.
-        let result = Float(bitPattern: exponent &<< 23) * (poly + 1) * (x > 88.0 ? expTail(x - 88.0) : 1)
-        return x < -87.3 ? 0 : (x.isNaN ? x : result)
+        return (Float(bitPattern: exponent &<< 23), poly)
     }
 
     /// e^d for 0 ≤ d: exp's last 0.72 before float32 overflows; +∞ beyond.
@@ -252,15 +260,7 @@ public enum Functional {
     /// `expm1(r)`, then `2ⁿ·expm1(r) + (2ⁿ − 1)`. NaN propagates; large negative `x` gives −1.
     @inline(__always)
     public static func expm1(_ x: Float) -> Float {
-        let clamped = x < -87.0 ? -87.0 : (x > 88.0 ? 88.0 : x)
-        // Adding 1.5·2²³ rounds to the nearest integer and leaves it in the low mantissa bits.
-        let shifter: Float = 12_582_912
-        let t = clamped * 1.442_695_04 + shifter
-        let n = t - shifter
-        let r = (clamped - n * 0.693_145_75) - n * 1.428_606_8e-6
-        let poly = r + r * r * (0.5 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 + r * (1.0 / 720 + r * (1.0 / 5040))))))
-        let exponent = (t.bitPattern &- shifter.bitPattern) &+ 127
-        let scale = Float(bitPattern: exponent &<< 23)
+        let (scale, poly) = reduced(x < -87.0 ? -87.0 : (x > 88.0 ? 88.0 : x))
         let result = scale * poly + (scale - 1)
         return x.isNaN ? x : result
     }
