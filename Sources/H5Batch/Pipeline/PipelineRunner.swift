@@ -275,13 +275,14 @@ public final class PipelineRunner {
     private func openPartial(_ partial: PartialOutput, targets: [Target], identity: JobIdentity,
                              several: Bool) throws -> (PartialOutput.Opened, first: Int) {
         var first = 0
-        if several, options.resume, let record = try? Checkpoint.read(partial.recordPath),
-           let index = targets.firstIndex(where: { $0.outputDataset == record.dataset }),
+        // The record as the previous run left it (`partial.open` reads it again, to check it).
+        let record = options.resume ? try? Checkpoint.read(partial.recordPath) : nil
+        if several, let record, let index = targets.firstIndex(where: { $0.outputDataset == record.dataset }),
            record.completedDatasets ?? [] == targets[..<index].map(\.outputDataset) {
             first = index
         }
         var resume = options.resume
-        if resume, options.statistics, let record = try? Checkpoint.read(partial.recordPath), record.statistics == nil {
+        if options.statistics, let record, record.statistics == nil {
             // Statistics must cover every row: a checkpoint without them cannot be continued.
             if FileManager.default.fileExists(atPath: partial.path) {
                 options.onEvent?(.notResuming(path: partial.path, reason: "its run did not count statistics (--stats), so the rows before its checkpoint have none"))

@@ -204,8 +204,7 @@ public struct ShardMerge {
         }
         var recipe = first.recipe
         let shardZero = shards.first { $0.placement!.index == 0 }!.provenance!
-        recipe.config = (try? configWithoutShard(shardZero.recipe.config, batchRows: shards[0].placement!.batchRows))
-            ?? shardZero.recipe.config
+        recipe.config = configWithoutShard(shardZero.recipe.config, batchRows: shards[0].placement!.batchRows)
         let shape = [shards[0].placement!.extent] + first.sourceFingerprint.shape.dropFirst()
         return Provenance(recipe: recipe,
                           sourceFingerprint: SourceFingerprint(digest: digest, shape: shape, file: first.sourceFingerprint.file),
@@ -216,30 +215,36 @@ public struct ShardMerge {
     /// shard, the batch rows (a last shard's are fewer; the placements' whole-run batch rows
     /// are compared instead) and the output's chunk rows (a shard's chunks fit its rows).
     private static func pipelineWithoutShard(_ config: String) throws -> String {
-        guard var object = try? JSONSerialization.jsonObject(with: Data(config.utf8)) as? [String: Any] else {
-            throw H5BatchError(.data, "merge: a shard's h5batch_config attribute is not JSON")
+        let edited = editedConfig(config) { object in
+            edit(&object, "run") { $0["shard"] = nil; $0["batch_rows"] = nil }
+            edit(&object, "output") { $0["chunk_rows"] = nil }
         }
-        if var run = object["run"] as? [String: Any] {
-            run["shard"] = nil
-            run["batch_rows"] = nil
-            object["run"] = run
-        }
-        if var output = object["output"] as? [String: Any] {
-            output["chunk_rows"] = nil
-            object["output"] = output
-        }
-        return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
+        guard let edited else { throw H5BatchError(.data, "merge: a shard's h5batch_config attribute is not JSON") }
+        return edited
     }
 
     /// Shard 0's resolved pipeline with its shard taken out and the whole run's batch rows:
     /// what a single run would record.
-    private static func configWithoutShard(_ config: String, batchRows: Int) throws -> String {
-        guard var object = try JSONSerialization.jsonObject(with: Data(config.utf8)) as? [String: Any],
-              var run = object["run"] as? [String: Any] else { return config }
-        run["shard"] = nil
-        run["batch_rows"] = batchRows
-        object["run"] = run
-        return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
+    private static func configWithoutShard(_ config: String, batchRows: Int) -> String {
+        editedConfig(config) { object in
+            edit(&object, "run") { $0["shard"] = nil; $0["batch_rows"] = batchRows }
+        } ?? config
+    }
+
+    /// `config` (a resolved pipeline's JSON) changed by `change`, in the same form (sorted keys,
+    /// unescaped slashes); nil when it is not a JSON object.
+    private static func editedConfig(_ config: String, _ change: (inout [String: Any]) -> Void) -> String? {
+        guard var object = (try? JSONSerialization.jsonObject(with: Data(config.utf8))) as? [String: Any] else { return nil }
+        change(&object)
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return nil }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Changes the object under `key` of `object`, when there is one.
+    private static func edit(_ object: inout [String: Any], _ key: String, _ change: (inout [String: Any]) -> Void) {
+        guard var section = object[key] as? [String: Any] else { return }
+        change(&section)
+        object[key] = section
     }
 
     // MARK: - Writing
