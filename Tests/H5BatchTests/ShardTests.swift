@@ -176,7 +176,7 @@ struct ShardRunTests {
         run:    { batch_rows: 2000 }
         stages: [ { leaky_relu: { negative_slope: 0.1 } } ]
         """)
-        let (single, merged) = try runAndMerge(folder, pipeline: pipeline, count: 4)
+        let (single, _) = try runAndMerge(folder, pipeline: pipeline, count: 4)
         let expected = bits(try readDataset(single, "/y").values)
 
         let moved = TemporaryFolder()
@@ -300,20 +300,8 @@ struct ShardRunTests {
 
 /// Runs a tool and returns its standard output (standard error appended on failure).
 func runTool(_ path: String, _ arguments: [String], environment: [String: String] = [:], in directory: String? = nil) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    process.environment = childEnvironment(adding: environment)
-    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try HDF5File.withDescriptorsSettled { try process.run() }
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let text = String(decoding: outData, as: UTF8.self)
-    return process.terminationStatus == 0 ? text : text + String(decoding: errData, as: UTF8.self) + "\n(exit \(process.terminationStatus))"
+    let result = try runProcess(path, arguments, environment: environment, in: directory)
+    return result.status == 0 ? result.stdout : result.stdout + result.stderr + "\n(exit \(result.status))"
 }
 
 @Suite("shards: what a review found (names, reruns, symlinks, mixed runs, edge chunks, damage)")

@@ -99,16 +99,22 @@ struct ProcessResult {
 /// process's; `shellPrefix` (e.g. a ulimit) runs it through bash.
 func runBinary(_ arguments: [String], in directory: String? = nil, shellPrefix: String? = nil,
                environment: [String: String] = [:]) throws -> ProcessResult {
-    let process = Process()
-    process.environment = childEnvironment(adding: environment)
-    if let shellPrefix {
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        let quoted = ([Repo.binary] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
-        process.arguments = ["-c", shellPrefix + "; exec " + quoted.joined(separator: " ")]
-    } else {
-        process.executableURL = URL(fileURLWithPath: Repo.binary)
-        process.arguments = arguments
+    guard let shellPrefix else {
+        return try runProcess(Repo.binary, arguments, environment: environment, in: directory)
     }
+    let quoted = ([Repo.binary] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+    return try runProcess("/bin/bash", ["-c", shellPrefix + "; exec " + quoted.joined(separator: " ")],
+                          environment: environment, in: directory)
+}
+
+/// Runs `executable` with `arguments` in `directory`, with `environment` added to this
+/// process's (less the launcher variables), started while HDF5 descriptors are settled.
+func runProcess(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                in directory: String? = nil) throws -> ProcessResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.environment = childEnvironment(adding: environment)
     if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
