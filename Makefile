@@ -1,8 +1,8 @@
 # h5batch — `make demo` and `make test` work on a fresh Debian/Ubuntu machine with Swift 6.
 SWIFT ?= swift
-# System libraries: HDF5 and OpenBLAS to build against, libdeflate for the raw-chunk codec,
+# System libraries: HDF5 and oneDNN (the GEMM) to build against, libdeflate for the raw-chunk codec,
 # hdf5-tools for h5dump, pkg-config for SwiftPM to find them.
-APT_PACKAGES := pkg-config libhdf5-dev libopenblas-dev libdeflate-dev hdf5-tools
+APT_PACKAGES := pkg-config libhdf5-dev libdnnl-dev libdeflate-dev hdf5-tools
 TEST_APT_PACKAGES := openmpi-bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

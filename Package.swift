@@ -18,10 +18,10 @@ let package = Package(
             pkgConfig: "hdf5",
             providers: [.apt(["libhdf5-dev"])]
         ),
+        // oneDNN ships no pkg-config file; its headers and library are on the default paths.
         .systemLibrary(
-            name: "CBLAS",
-            pkgConfig: "openblas",
-            providers: [.apt(["libopenblas-dev"])]
+            name: "CDNNL",
+            providers: [.apt(["libdnnl-dev"])]
         ),
         .systemLibrary(
             name: "CDeflate",
@@ -32,7 +32,7 @@ let package = Package(
             name: "H5Batch",
             dependencies: [
                 "CHDF5",
-                "CBLAS",
+                "CDNNL",
                 "CDeflate",
                 .product(name: "Yams", package: "Yams"),
             ]

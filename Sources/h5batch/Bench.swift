@@ -67,6 +67,9 @@ extension H5BatchCommand {
             var runs: [BenchReport.Run] = []
             let schedule = sweep.schedule
             printError("bench: \(schedule.count) runs of \(plan.description)")
+            let gemm = GEMM.kernels
+            printError("bench: GEMM \(gemm.summary); the CPU offers \(gemm.cpuVectors)")
+            if let warning = gemm.warning { printError("warning: " + warning) }
             for (index, (combination, repetition)) in schedule.enumerated() {
                 let result = try runChild(combination, scratch: scratch)
                 var run = BenchSweep.run(result, repetition: repetition)

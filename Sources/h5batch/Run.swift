@@ -151,6 +151,10 @@ extension RunReport {
             "resumed_from_row": .stringConvertible(resumedFromRow),
             "up_to_date": .stringConvertible(upToDate),
             "peak_threads": .stringConvertible(peakThreads),
+            "gemm": .dictionary(["library": .string(gemm.library), "version": .string(gemm.version),
+                                 "isa": .string(gemm.isa), "cpu_vectors": .string(gemm.cpuVectors),
+                                 "threads_per_product": .stringConvertible(gemm.threadsPerCall)]),
+            "compute_threads": .stringConvertible(workers * gemm.threadsPerCall),
         ].merging(statistics.map { ["stats": .array($0.flatMap { dataset in
             dataset.statistics.stages.map { stage -> Logger.MetadataValue in
                 let dead = stage.features.deadUnits

@@ -129,7 +129,8 @@ struct CheckTests {
                                                    dtype: "float32", chunks: [2000, 16], chunkRows: 2000,
                                                    filters: ["shuffle", "gzip(4)"], bytes: 640_000, path: "raw chunks"))
         #expect(plan.run == PipelinePlan.Execution(mode: .minibatch, batchRowsSetting: 2000, batchRows: 2000, batches: 5,
-                                                   workersSetting: "3", workers: 3))
+                                                   workersSetting: "3", workers: 3, cores: SystemInfo.activeCores,
+                                                   gemm: GEMM.kernels))
 
         // Mini-batch: min(batches, workers + 2) batch buffers of input, output and stored chunks.
         let mini = plan.memory.minibatch
@@ -359,7 +360,8 @@ struct CheckTests {
         let plan = try decodePlan(try runBinary(["check", yaml, "--json", "--batch-rows", "2600", "--workers", "2",
                                                  "--mode", "full", "--output", folder.file("x.h5:/y")]).stdout)
         #expect(plan.run == PipelinePlan.Execution(mode: .full, batchRowsSetting: 2600, batchRows: 3000, batches: 4,
-                                                   workersSetting: "2", workers: 2))
+                                                   workersSetting: "2", workers: 2, cores: SystemInfo.activeCores,
+                                                   gemm: GEMM.kernels))
         #expect(plan.output.file == folder.file("x.h5") && plan.output.dataset == "/y")
         try expectSameFailure([yaml, "--batch-rows", "0"], status: 64, mentions: "--batch-rows must be at least 1",
                               folder: folder, planPrinted: false)

@@ -58,8 +58,8 @@ struct RawChunkTests {
             #expect(dataset.chunkShape == [3000, 16])
             outputs.append(try readDataset(output, "/features").values)
         }
-        // Tests run in parallel and OpenBLAS's thread count is process-wide, so the two runs'
-        // sgemm may differ in the last bit; a wrong conversion (HDF5's float16 carry bug halves
+        // The two runs may batch rows differently, and sgemm's sums can then differ in the last
+        // bit; a wrong conversion (HDF5's float16 carry bug halves
         // a value) is far outside these bounds.
         let bound: Float = dtype == "float16" ? 1e-3 : 1e-6
         let problem = mismatch(outputs[0], outputs[1], rtol: bound, atol: bound / 10, rowWidth: 16)

@@ -13,12 +13,15 @@ public struct BenchReport: Codable, Sendable, Equatable {
         public var memoryBytes: Int
         /// The OS name (`PRETTY_NAME` in `/etc/os-release`) and the kernel release.
         public var os: String
-        /// Creates a description from its fields.
-        public init(cpu: String, cores: Int, memoryBytes: Int, os: String) {
+        /// The GEMM library and kernels the runs used (nil in reports from before it was kept).
+        public var gemm: GEMMKernels?
+        /// Creates a description from its fields; `gemm` defaults to this process's.
+        public init(cpu: String, cores: Int, memoryBytes: Int, os: String, gemm: GEMMKernels? = GEMM.kernels) {
             self.cpu = cpu
             self.cores = cores
             self.memoryBytes = memoryBytes
             self.os = os
+            self.gemm = gemm
         }
     }
 

@@ -190,6 +190,7 @@ struct BenchPage {
                 + (report.linearFlopsPerRow > 0 ? " — \(formatCount(report.linearFlopsPerRow)) linear FLOPs per row" : "")),
             ("Machine", e("\(machine.cpu), \(machine.cores) core\(machine.cores == 1 ? "" : "s"), "
                 + "\(formatBytes(machine.memoryBytes)) memory, \(machine.os)")),
+            ("GEMM", e(machine.gemm.map { "\($0.library) \($0.version), \($0.isa) kernels (the CPU offers \($0.cpuVectors))" } ?? "not recorded")),
             ("h5batch", e(report.h5batchVersion)),
             ("Date", e(report.created)),
             ("Runs", e(runs)),

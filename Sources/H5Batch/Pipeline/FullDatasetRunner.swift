@@ -5,7 +5,7 @@ import Synchronization
 ///
 /// Reading and writing stream chunk-aligned batches through the workers (decode and encode run
 /// on every core), straight into and out of the one tensor. A linear stage is one pass over
-/// the whole tensor: the workers take its batches in turn, each an sgemm on one BLAS thread
+/// the whole tensor: the workers take its batches in turn, each a product on that worker's thread alone
 /// with the bias and the following element-wise stages applied while the rows are in cache.
 /// Other element-wise stages are split into row blocks over the workers. Each tensor is
 /// released as soon as the next exists, so peak memory is the largest pair of adjacent tensors.
@@ -79,11 +79,10 @@ struct FullDatasetRunner {
             if outcome != .completed { return .stopped }
         }
 
-        // Each worker multiplies whole batches with one BLAS thread, like mini-batch mode: a
-        // row's result then depends only on the batch it falls in, not on how many threads
+        // Each worker multiplies whole batches on its own thread (`GEMM`), like mini-batch mode:
+        // a row's result then depends only on the batch it falls in, not on how many threads
         // split the product, so a resumed run (which starts on a batch boundary) computes the
         // same bits as an uninterrupted one, on any number of workers.
-        SystemInfo.setBLASThreads(1)
         let start = now()
         // The tensor a linear stage consumed, kept to hold a later tensor that fits: fresh
         // memory costs page faults (on this project's VMs about 1.4 s per GiB), reused memory

@@ -1,5 +1,5 @@
 /// Mini-batch mode: every batch is decoded, run through the whole chain and encoded by one
-/// worker, with one BLAS thread per worker, while the I/O lane reads ahead and writes behind.
+/// worker, each product on that worker's thread alone (`GEMM`), while the I/O lane reads ahead and writes behind.
 struct MiniBatchRunner {
     let reader: BatchReader
     let writer: BatchWriter
@@ -22,7 +22,6 @@ struct MiniBatchRunner {
     }
 
     func run(control: StreamControl, report: inout RunReport) throws -> StreamOutcome {
-        SystemInfo.setBLASThreads(1)
         let chain = self.chain
         // Two more batches than workers: one being read and one being written while every
         // worker computes (more measured no faster on the MLP, and costs memory).

@@ -99,6 +99,10 @@ public struct PipelinePlan: Sendable, Codable {
         public let workersSetting: String
         /// The compute workers the run uses (`auto` resolved to the active cores).
         public let workers: Int
+        /// The cores this process may use; workers beyond them only share the cores.
+        public let cores: Int
+        /// The GEMM library and kernels the linear stages run on (one thread per product).
+        public let gemm: GEMMKernels
     }
 
     /// Mini-batch mode's peak: the buffers `MiniBatchRunner` allocates and touches up front,
@@ -317,7 +321,8 @@ public struct PipelinePlan: Sendable, Codable {
         let outputChunkRows = min(config.output.chunkRows ?? batchRows, max(rows, 1))
         run = Execution(mode: mode, batchRowsSetting: config.run.batchRows, batchRows: batchRows,
                         batches: BatchPlan(rows: rows, batchRows: batchRows).count,
-                        workersSetting: config.run.workers.map(String.init) ?? "auto", workers: workers)
+                        workersSetting: config.run.workers.map(String.init) ?? "auto", workers: workers,
+                        cores: SystemInfo.activeCores, gemm: GEMM.kernels)
 
         // The output as PreparedJob.createOutput makes it, and the writer BatchWriter would be.
         let out = config.output

@@ -9,8 +9,8 @@ import Foundation
 /// that was stopped, killed or cut off by a full disk be continued (`Options.resume`); a run
 /// that fails with nothing worth keeping leaves nothing behind.
 ///
-/// OpenBLAS's thread count is process-wide; a run sets it to one (every worker multiplies its own
-/// batches): run one pipeline at a time per process.
+/// Every product runs on the worker that owns its batch (`GEMM`), so several runners in one
+/// process each stay within their own workers.
 public final class PipelineRunner {
     /// How a run behaves, beyond what its pipeline computes.
     public struct Options: Sendable {

@@ -56,6 +56,8 @@ public struct RunReport: Codable, Sendable, Equatable {
     public var statistics: [DatasetStatistics]?
     /// Linear-stage floating-point operations of the whole run.
     public var linearFlops = 0
+    /// The GEMM library and kernels the linear stages ran on.
+    public var gemm = GEMM.kernels
 
     /// An empty report, filled in by the run.
     public init() {}

@@ -1,5 +1,3 @@
-import CBLAS
-
 /// The stages as plain functions on buffers, like `torch.nn.functional`.
 ///
 /// Buffer forms work in place on rows stored contiguously; array forms return a new array.
@@ -152,7 +150,8 @@ public enum Functional {
         }
     }
 
-    /// `F.linear`: `y = x·Wᵀ + b` for `rows` rows, through BLAS `sgemm`.
+    /// `F.linear`: `y = x·Wᵀ + b` for `rows` rows, through oneDNN's sgemm (`GEMM`) on
+    /// the calling thread.
     /// `output` holds `rows · linear.outFeatures` values.
     public static func linear(_ x: UnsafeBufferPointer<Float>, rows: Int, _ linear: Linear,
                               into output: UnsafeMutableBufferPointer<Float>) {

@@ -1,6 +1,4 @@
-import CBLAS
-
-/// `nn.Linear`: `y = x·Wᵀ + b`, on BLAS `cblas_sgemm`.
+/// `nn.Linear`: `y = x·Wᵀ + b`, on oneDNN's sgemm (`GEMM`).
 public struct Linear: Stage {
     /// How the weight matrix is stored.
     public enum Layout: String, Sendable, CaseIterable {
@@ -64,17 +62,8 @@ public struct Linear: Stage {
         precondition(x.count >= rows * inFeatures && output.count >= rows * outFeatures, "linear: buffers too small")
         guard rows > 0 else { return }
         weight.withUnsafeBufferPointer { w in
-            let transpose = layout == .torch ? CblasTrans : CblasNoTrans
-            let ldb = layout == .torch ? inFeatures : outFeatures
-            // BLAS takes 32-bit sizes: a taller product goes in slabs.
-            let slab = Int(Int32.max) / 2
-            for first in stride(from: 0, to: rows, by: slab) {
-                let count = min(slab, rows - first)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, transpose, blasint(count), blasint(outFeatures),
-                            blasint(inFeatures), 1, x.baseAddress! + first * inFeatures, blasint(inFeatures),
-                            w.baseAddress, blasint(ldb), 0, output.baseAddress! + first * outFeatures,
-                            blasint(outFeatures))
-            }
+            GEMM.multiply(m: rows, n: outFeatures, k: inFeatures, a: x.baseAddress!, b: w.baseAddress!,
+                          transposeB: layout == .torch, c: output.baseAddress!)
         }
     }
 

@@ -1,5 +1,4 @@
 import Foundation
-import CBLAS
 
 /// Facts about the machine and the process that runs choose and report with.
 public enum SystemInfo {
@@ -33,11 +32,6 @@ public enum SystemInfo {
     /// Threads in this process now (from /proc), for showing the pool stays fixed.
     public static var threadCount: Int {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? 0
-    }
-
-    /// Sets how many threads OpenBLAS uses for each call.
-    public static func setBLASThreads(_ count: Int) {
-        openblas_set_num_threads(Int32(max(1, count)))
     }
 }
 

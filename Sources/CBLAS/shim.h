@@ -1,5 +1,0 @@
-#ifndef H5BATCH_CBLAS_SHIM_H
-#define H5BATCH_CBLAS_SHIM_H
-// OpenBLAS's cblas.h also declares openblas_set_num_threads / openblas_get_num_threads.
-#include <cblas.h>
-#endif

@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+@testable import H5Batch
+
+@Suite("GEMM: kernels chosen by CPU features, one thread per product")
+struct GEMMTests {
+    @Test("the GEMM runs kernels as wide as the CPU's vectors")
+    func widestKernels() {
+        let kernels = GEMM.kernels
+        #expect(kernels.library == "oneDNN" && !kernels.version.isEmpty)
+        #expect(kernels.threadsPerCall == 1)
+        // Only DNNL_MAX_CPU_ISA may lower them, and the test process does not set it.
+        if ProcessInfo.processInfo.environment["DNNL_MAX_CPU_ISA"] == nil {
+            #expect(!kernels.isNarrowerThanCPU, "\(kernels)")
+            #expect(kernels.warning == nil)
+        }
+        #if arch(x86_64)
+        // Every x86-64 CPU this project has run on has AVX2 at least.
+        #expect(kernels.isa.hasPrefix("avx2") || kernels.isa.hasPrefix("avx512"), "\(kernels)")
+        #endif
+    }
+
+    @Test("products match a double-precision reference, for both weight layouts and odd shapes")
+    func productsMatchReference() {
+        var generator = SystemRandomNumberGenerator()
+        for (m, k, n) in [(1, 1, 1), (3, 5, 7), (257, 31, 65), (64, 256, 1024)] {
+            let a = (0..<(m * k)).map { _ in Float.random(in: -1...1, using: &generator) }
+            let weight = (0..<(n * k)).map { _ in Float.random(in: -1...1, using: &generator) }  // [n, k]
+            var expected = [Double](repeating: 0, count: m * n)
+            for i in 0..<m { for j in 0..<n { for p in 0..<k { expected[i * n + j] += Double(a[i * k + p]) * Double(weight[j * k + p]) } } }
+            let keras = (0..<(k * n)).map { weight[($0 % n) * k + $0 / n] }  // the same weight, [k, n]
+            for (layout, stored) in [(Linear.Layout.torch, weight), (.keras, keras)] {
+                let linear = Linear(weight: stored, bias: nil, inFeatures: k, outFeatures: n, layout: layout)
+                let y = Functional.linear(a, rows: m, linear)
+                let worst = zip(y, expected).map { abs(Double($0) - $1) }.max() ?? 0
+                #expect(worst <= 1e-5 * Double(k), "m \(m) k \(k) n \(n) \(layout): off by \(worst)")
+            }
+        }
+    }
+
+    @Test("DNNL_MAX_CPU_ISA lowers the kernels: the results still match PyTorch, the log says which ran, check warns",
+          arguments: ["AVX2", "SSE41"])
+    func cappedKernels(_ cap: String) throws {
+        let folder = TemporaryFolder()
+        let output = folder.file("out.h5")
+        let environment = ["DNNL_MAX_CPU_ISA": cap]
+        let result = try runBinary(["run", Repo.config + "/demo.yaml", "--output", output, "--log-format", "json"],
+                                   environment: environment)
+        #expect(result.status == 0, "\(result.stderr)")
+        let done = try #require(UnattendedTests.jsonRecords(result.stderr).last)
+        let gemm = try #require(done["gemm"] as? [String: Any], "\(done)")
+        #expect(gemm["library"] as? String == "oneDNN")
+        #expect(gemm["isa"] as? String == cap.lowercased(), "\(gemm)")
+        #expect(UnattendedTests.number(gemm["threads_per_product"]) == 1)
+        #expect(UnattendedTests.number(done["compute_threads"]) == UnattendedTests.number(done["workers"]), "\(done)")
+
+        let (expected, _) = try readDataset(Repo.data + "/references.h5", "/demo/features")
+        let (actual, _) = try readDataset(output, "/features")
+        #expect(mismatch(actual, expected, rtol: 1e-4, atol: 1e-5, rowWidth: 16) == nil)
+
+        let check = try runBinary(["check", Repo.config + "/demo.yaml", "--output", folder.file("x.h5")], environment: environment)
+        #expect(check.status == 0, "\(check.stderr)")
+        #expect(check.stdout.contains("GEMM: oneDNN"), "\(check.stdout)")
+        let narrower = GEMM.kernels.cpuVectors != cap.lowercased() && GEMM.kernels.cpuVectors != "generic"
+        #expect(check.stdout.contains("warning: the GEMM kernels are \(cap.lowercased()) but this CPU offers") == narrower,
+                "\(check.stdout)")
+    }
+}
