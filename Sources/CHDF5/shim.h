@@ -8,6 +8,8 @@
 // system headers (fd_set) that other modules (Dispatch) import too; so it is declared directly.
 extern int sync_file_range(int fd, long long offset, long long count, unsigned int flags);
 #define H5B_SYNC_FILE_RANGE_WRITE 2u
+// WAIT_BEFORE | WRITE | WAIT_AFTER: the range is on disk when the call returns.
+#define H5B_SYNC_FILE_RANGE_WAIT_ALL 7u
 
 // MARK: - property lists, selections, error stack
 static inline hid_t h5b_P_DEFAULT(void) { return H5P_DEFAULT; }
@@ -68,15 +70,6 @@ static inline int h5b_file_descriptor(hid_t file) {
     void *handle = NULL;
     if (H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) < 0 || handle == NULL) return -1;
     return *(int *)handle;
-}
-
-// Starts writing a file's dirty pages to disk without waiting (sync_file_range), so that the
-// fsync that makes the finished file durable has little left to do. Returns 0, or -1 with errno
-// set; -2 when the file's driver has no file descriptor (not the default sec2 driver).
-static inline int h5b_start_writeback(hid_t file) {
-    int fd = h5b_file_descriptor(file);
-    if (fd < 0) return -2;
-    return sync_file_range(fd, 0, 0, H5B_SYNC_FILE_RANGE_WRITE);
 }
 
 // Sets a file access property list so that the metadata cache never evicts (and so never

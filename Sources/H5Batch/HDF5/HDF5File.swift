@@ -135,15 +135,6 @@ public final class HDF5File {
         try handle.close("close \(path)")
     }
 
-    /// Starts writing what has reached the file to disk, without waiting, so the final fsync
-    /// of a large output does not stall at the end. Best effort: a driver without a file
-    /// descriptor, or a system that refuses, changes nothing (the fsync still makes it durable).
-    /// `sync_file_range`
-    public func startWriteback() {
-        enterHDF5()
-        if h5b_start_writeback(handle.id) == -2 { _ = H5Eclear2(h5b_E_DEFAULT()) }
-    }
-
     /// Writes buffered data and metadata to the file. `H5Fflush`
     public func flush() throws {
         enterHDF5()
