@@ -174,7 +174,7 @@ struct PlanText {
         }
         lines.append(row("", "lock", lock))
         if target.partialExists {
-            lines.append(row("", "partial", "\(target.path).partial" + (target.checkpointExists ? " with a checkpoint" : "")
+            lines.append(row("", "partial", RunFiles(output: target.path).partial + (target.checkpointExists ? " with a checkpoint" : "")
                              + ": a run replaces it" + (target.checkpointExists ? "; --resume continues it" : "")))
         }
         return lines

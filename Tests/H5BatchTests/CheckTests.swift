@@ -149,7 +149,7 @@ struct CheckTests {
         #expect(full.runtimeBytes == 48 << 20 && mini.runtimeBytes == 48 << 20)
         #expect(full.limitSetting == "80%" && !full.overLimit)
 
-        #expect(plan.target == PipelinePlan.Target(path: folder.file("demo.h5"), exists: false, isDirectory: false, force: false,
+        #expect(plan.target == PipelinePlan.OutputState(path: folder.file("demo.h5"), exists: false, isDirectory: false, force: false,
                                                    folder: folder.path, folderExists: true, lock: "none", lockHolder: nil,
                                                    partialExists: false, checkpointExists: false))
         #expect(plan.wouldRun && plan.refusal == nil)

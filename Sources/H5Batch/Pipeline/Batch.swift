@@ -40,7 +40,7 @@ final class Batch: @unchecked Sendable {
     /// output's as deflated (their bound), whichever is more. Reserving it once up front means
     /// no pass grows the buffer later.
     static func storedBytes(batchRows: Int, reader: BatchReader, writer: BatchWriter, deflate: Deflate) -> Int {
-        func chunks(_ chunkRows: Int) -> Int { (batchRows + chunkRows - 1) / chunkRows }
+        func chunks(_ chunkRows: Int) -> Int { batchRows.units(of: chunkRows) }
         let read = storedInputBytes(batchRows: batchRows, reader: reader)
         let write = writer.encoder.map { encoder -> Int in
             guard let layout = encoder.layout else { return batchRows * encoder.rowWidth * 2 }  // float16 rows
@@ -62,7 +62,7 @@ final class Batch: @unchecked Sendable {
     /// Bytes a batch of `batchRows` rows needs for the input's stored chunks as read.
     static func storedInputBytes(batchRows: Int, reader: BatchReader) -> Int {
         reader.layout.map { layout in
-            layout.isUnfiltered && reader.storesFloat32 ? 0 : layout.chunkBytes * ((batchRows + layout.chunkRows - 1) / layout.chunkRows)
+            layout.isUnfiltered && reader.storesFloat32 ? 0 : layout.chunkBytes * batchRows.units(of: layout.chunkRows)
         } ?? 0
     }
 

@@ -17,7 +17,7 @@ public struct BatchPlan: Sendable, Equatable {
     }
 
     /// How many batches cover the rows from `start` on.
-    public var count: Int { (rows - start + batchRows - 1) / batchRows }
+    public var count: Int { (rows - start).units(of: batchRows) }
 
     /// Rows this plan processes.
     public var remainingRows: Int { rows - start }
@@ -50,11 +50,11 @@ public struct BatchPlan: Sendable, Equatable {
         let chunkBytes = chunks.reduce(elementSize, *)
         // Chunks across one slab (one chunk deep along the first dimension).
         var chunksPerSlab = 1
-        for dim in 1..<shape.count { chunksPerSlab *= (shape[dim] + chunks[dim] - 1) / max(1, chunks[dim]) }
+        for dim in 1..<shape.count { chunksPerSlab *= shape[dim].units(of: max(1, chunks[dim])) }
         // An empty inner dimension (a dataset with no rows yet) still sizes a cache.
         let innerRows = max(1, shape.dropFirst().dropLast().reduce(1, *))
-        let firstDimPerBatch = (batchRows + innerRows - 1) / innerRows
-        let slabs = (firstDimPerBatch + chunks[0] - 1) / max(1, chunks[0]) + 1
+        let firstDimPerBatch = batchRows.units(of: innerRows)
+        let slabs = firstDimPerBatch.units(of: max(1, chunks[0])) + 1
         let bytes = slabs * chunksPerSlab * chunkBytes
         return min(256 << 20, max(1 << 20, bytes))
     }

@@ -32,7 +32,7 @@ struct ChunkGrid: Equatable {
         self.axis = axis
         extent = chunkLeading[axis]
         innerRows = leading[(axis + 1)...].reduce(1, *)
-        chunksAlong = (leading[axis] + extent - 1) / extent
+        chunksAlong = leading[axis].units(of: extent)
         count = leading[..<axis].reduce(1, *) * chunksAlong
     }
 

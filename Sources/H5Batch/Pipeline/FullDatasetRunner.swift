@@ -90,7 +90,7 @@ struct FullDatasetRunner {
         var spare: FloatBuffer?
         // With --stats, one collector per batch, merged in row order once every step has run.
         let batchRows = plan.batchRows
-        let collectors = statistics == nil ? [] : (0..<((rows + batchRows - 1) / batchRows)).map { _ in StatisticsCollector(chain: chain) }
+        let collectors = statistics == nil ? [] : (0..<rows.units(of: batchRows)).map { _ in StatisticsCollector(chain: chain) }
         for (index, step) in chain.steps.enumerated() {
             let firstStage = chain.firstStage[index]
             if control.shouldStop() { return .stopped }
@@ -168,7 +168,7 @@ struct FullDatasetRunner {
     private func parallelBatches(_ rows: Int, stop: @Sendable () -> Bool, progress: (@Sendable (Int) -> Void)?,
                                  _ body: @Sendable (Range<Int>) -> Void) -> Bool {
         let batchRows = plan.batchRows
-        let count = (rows + batchRows - 1) / batchRows
+        let count = rows.units(of: batchRows)
         let workers = self.workers
         let stopped = Atomic<Bool>(false)
         let done = Atomic<Int>(0)

@@ -17,7 +17,7 @@ final class OutputLock {
 
     /// Claims `output`, or throws `H5BatchError(.busy)` naming the process that holds it.
     static func acquire(for output: String) throws -> OutputLock {
-        let path = output + ".lock"
+        let path = RunFiles(output: output).lock
         while true {
             let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
             guard fd >= 0 else {

@@ -4,8 +4,8 @@ import Foundation
 /// created afresh, or reopened to continue where an earlier run's last checkpoint left it.
 struct PartialOutput {
     let outputPath: String
-    var path: String { outputPath + ".partial" }
-    var recordPath: String { Checkpoint.path(forOutput: outputPath) }
+    var path: String { RunFiles(output: outputPath).partial }
+    var recordPath: String { RunFiles(output: outputPath).checkpoint }
 
     /// What the run's output dataset must be.
     struct Expectation {

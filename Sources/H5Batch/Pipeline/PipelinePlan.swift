@@ -170,7 +170,7 @@ public struct PipelinePlan: Sendable, Codable {
 
     /// What the run would find at the output path, seen without taking the lock or creating
     /// anything.
-    public struct Target: Sendable, Codable, Equatable {
+    public struct OutputState: Sendable, Codable, Equatable {
         /// The output file's path.
         public let path: String
         /// Something exists at the path (a file, or a folder).
@@ -223,7 +223,7 @@ public struct PipelinePlan: Sendable, Codable {
     /// The estimated peak memory of each mode.
     public let memory: Memory
     /// nil when there is no output file to look at.
-    public let target: Target?
+    public let target: OutputState?
     /// The first reason, in the order `run` checks them, that the run would not start; nil when
     /// it would.
     public let refusal: Refusal?
@@ -246,7 +246,7 @@ public struct PipelinePlan: Sendable, Codable {
         guard config.input != nil else {
             throw H5BatchError(.usage, "no input: set input.file in the pipeline file or pass --input FILE[:DATASET]")
         }
-        return try DispatchQueue(label: "h5batch.io").sync {
+        return try IOLane().sync {
             try translatingHDF5Errors(otherwise: .data) {
                 // Several datasets: each must fit the pipeline (as run checks); the first is planned.
                 let configs = try DatasetSelection.configs(config)
@@ -271,7 +271,7 @@ public struct PipelinePlan: Sendable, Codable {
     /// chunks: a larger batch would be the same single batch, with buffers sized for rows that
     /// do not exist.
     public static func resolvedBatchRows(_ batchRows: Int, mode: PipelineConfig.Mode, inputChunkRows: Int, rows: Int) -> Int {
-        let wholeDataset = (max(rows, 1) + inputChunkRows - 1) / inputChunkRows * inputChunkRows
+        let wholeDataset = max(rows, 1).roundedUp(toMultipleOf: inputChunkRows)
         let requested = min(mode == .full ? max(batchRows, inputChunkRows) : batchRows, wholeDataset)
         return max(1, Int((Double(requested) / Double(inputChunkRows)).rounded())) * inputChunkRows
     }
@@ -346,7 +346,7 @@ public struct PipelinePlan: Sendable, Codable {
             workers: workers, cacheBatchRows: config.run.batchRows, outputChunks: outputChunks, outputType: out.dtype,
             deflate: deflate)
         let fullBatchRows = mode == .full ? batchRows : Self.resolvedBatchRows(config.run.batchRows, mode: .full, inputChunkRows: inputChunkRows, rows: rows)
-        let paddedRows = (rows + inputChunkRows - 1) / inputChunkRows * inputChunkRows
+        let paddedRows = rows.roundedUp(toMultipleOf: inputChunkRows)
         let ioBytes = Self.fullModeIOBufferBytes(workers: workers, batchRows: fullBatchRows, chain: chain)
         let needed = FullDatasetRunner.estimatedPeakBytes(rows: paddedRows, chain: chain, ioBufferBytes: ioBytes)
         let runtime = FullDatasetRunner.runtimeOverheadBytes
@@ -361,7 +361,7 @@ public struct PipelinePlan: Sendable, Codable {
         // What the run would stop with, in the order it checks.
         var refusal: H5BatchError?
         if let path = out.file {
-            let probe = TargetProbe(path)
+            let probe = OutputProbe(path)
             target = probe.target(force: force)
             refusal = probe.lockRefusal()
             if refusal == nil {
@@ -398,17 +398,16 @@ public struct PipelinePlan: Sendable, Codable {
                                    parameterBytes: chain.parameterBytes, runtimeBytes: runtime,
                                    totalBytes: chain.parameterBytes + runtime)
         }
-        func roundUp(_ value: Int, _ multiple: Int) -> Int { (value + multiple - 1) / multiple * multiple }
         let inputLayout = reader.layout
         let outputLayout = encoder?.layout
-        let chunkPadded = max(roundUp(rows, inputLayout?.chunkRows ?? 1), roundUp(rows, outputLayout?.chunkRows ?? 1))
+        let chunkPadded = max(rows.roundedUp(toMultipleOf: inputLayout?.chunkRows ?? 1), rows.roundedUp(toMultipleOf: outputLayout?.chunkRows ?? 1))
         let capacity = MiniBatchRunner.capacityRows(rows: rows, batchRows: batchRows, chunkPadded: chunkPadded)
         let batches = min(count, workers + 2)
         let inputBytes = capacity * chain.inputWidth * 4
         let outputBytes = chain.runsInPlace ? 0 : capacity * chain.outputWidth * 4
 
         // Batch.storedBytes: the input's chunks as read, or the output's as encoded, whichever is more.
-        func chunks(_ chunkRows: Int) -> Int { (capacity + chunkRows - 1) / chunkRows }
+        func chunks(_ chunkRows: Int) -> Int { capacity.units(of: chunkRows) }
         let read = inputLayout.map { $0.isUnfiltered && reader.storesFloat32 ? 0 : $0.chunkBytes * chunks($0.chunkRows) } ?? 0
         let write = encoder.map { encoder -> Int in
             guard let layout = encoder.layout else { return capacity * encoder.rowWidth * 2 }  // float16 rows
@@ -513,11 +512,11 @@ public struct PipelinePlan: Sendable, Codable {
 
 /// Looks at an output path the way `PipelineRunner` will, touching nothing: no lock is taken,
 /// no file or folder is created.
-private struct TargetProbe {
+private struct OutputProbe {
     let path: String
     let folder: String
     let folderExists: Bool
-    var lockPath: String { path + ".lock" }
+    var lockPath: String { RunFiles(output: path).lock }
 
     init(_ path: String) {
         self.path = path
@@ -526,14 +525,14 @@ private struct TargetProbe {
         folderExists = OutputTarget.folderExists(for: path)
     }
 
-    func target(force: Bool) -> PipelinePlan.Target {
+    func target(force: Bool) -> PipelinePlan.OutputState {
         var isDirectory: ObjCBool = false
         let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
         let (lock, holder) = lockState()
-        return PipelinePlan.Target(path: path, exists: exists, isDirectory: exists && isDirectory.boolValue, force: force,
+        return PipelinePlan.OutputState(path: path, exists: exists, isDirectory: exists && isDirectory.boolValue, force: force,
                                    folder: folder, folderExists: folderExists, lock: lock, lockHolder: holder,
-                                   partialExists: FileManager.default.fileExists(atPath: path + ".partial"),
-                                   checkpointExists: FileManager.default.fileExists(atPath: path + ".checkpoint"))
+                                   partialExists: FileManager.default.fileExists(atPath: RunFiles(output: path).partial),
+                                   checkpointExists: FileManager.default.fileExists(atPath: RunFiles(output: path).checkpoint))
     }
 
     /// `OutputLock.acquire`'s verdict when the folder exists (the run claims the output first):

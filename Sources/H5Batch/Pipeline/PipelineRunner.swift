@@ -55,7 +55,7 @@ public final class PipelineRunner {
     public let config: PipelineConfig
     /// How it runs.
     public let options: Options
-    private let lane = DispatchQueue(label: "h5batch.io")
+    private let lane = IOLane()
 
     /// A runner for `config`; nothing is opened until `run()`.
     public init(config: PipelineConfig, options: Options = Options()) {
@@ -71,7 +71,7 @@ public final class PipelineRunner {
 
     /// One dataset of a run: the whole run for a single dataset, one of `input.datasets`
     /// otherwise. `config` names this dataset and its output dataset.
-    struct Target {
+    struct DatasetRun {
         let config: PipelineConfig
         let job: PreparedJob
         let chunkRows: Int
@@ -101,7 +101,7 @@ public final class PipelineRunner {
         // --skip-if-fresh decides below whether an existing output may be replaced.
         try OutputTarget.check(outputPath, reads: [inputFile] + config.stages.compactMap(\.file),
                                force: options.force || options.skipIfFresh)
-        let targets = try prepareTargets(inputFile: inputFile)
+        let targets = try prepareDatasetRuns(inputFile: inputFile)
         let several = config.input?.datasets != nil
         // What a checkpoint names: the dataset's job, or every dataset's together.
         let identity = several ? JobIdentity(combining: targets.map(\.identity)) : targets[0].identity
@@ -150,7 +150,7 @@ public final class PipelineRunner {
                 let opened = index == first ? output : try partial.addDataset(to: output, expecting: targets[index].expectation(identity: identity))
                 let done = targets[..<index].reduce(0) { $0 + $1.rows }
                 current = nil
-                let checkpointer = try runTarget(
+                let checkpointer = try runDataset(
                     targets[index], output: opened, identity: identity, partial: partial, workers: workers,
                     previous: closedBefore, datasets: several ? targets.count : nil,
                     completed: several ? targets[..<index].map(\.outputDataset) : nil, closesDataset: index < targets.count - 1,
@@ -193,14 +193,14 @@ public final class PipelineRunner {
 
     /// The run's datasets: the one the pipeline names, or each of `input.datasets` (patterns
     /// expanded, in order) with its output dataset under the same path.
-    private func prepareTargets(inputFile: String) throws -> [Target] {
-        guard config.input?.datasets != nil else { return [try prepareTarget(config)] }
+    private func prepareDatasetRuns(inputFile: String) throws -> [DatasetRun] {
+        guard config.input?.datasets != nil else { return [try prepareDatasetRun(config)] }
         if config.run.shard != nil {
             throw H5BatchError(.usage, "--shard splits one dataset; run each of input.datasets on its own (input.dataset or --input FILE:DATASET) to shard it")
         }
         return try DatasetSelection.configs(config).map { single in
             do {
-                return try prepareTarget(single)
+                return try prepareDatasetRun(single)
             } catch let error as H5BatchError {
                 // Which of the datasets does not fit the pipeline.
                 throw H5BatchError(error.kind, "\(single.input!.dataset!): \(error.message)")
@@ -208,19 +208,19 @@ public final class PipelineRunner {
         }
     }
 
-    private func prepareTarget(_ config: PipelineConfig) throws -> Target {
+    private func prepareDatasetRun(_ config: PipelineConfig) throws -> DatasetRun {
         let job = try PreparedJob(config: config, rawChunkIO: options.rawChunkIO)
         let chunkRows = min(config.output.chunkRows ?? job.batchRows, max(job.input.rowCount, 1))
         let identity = try JobIdentity(config: config, batchRows: job.batchRows, chunkRows: chunkRows)
         let recipe = Provenance.Recipe(version: H5BatchVersion.string, config: identity.pipeline,
                                        source: "\(absolutePath(job.inputFile)):\(job.input.name)",
                                        weightsFingerprint: job.chain.parameterFingerprint)
-        return Target(config: config, job: job, chunkRows: chunkRows, identity: identity, recipe: recipe)
+        return DatasetRun(config: config, job: job, chunkRows: chunkRows, identity: identity, recipe: recipe)
     }
 
     /// `--skip-if-fresh`: whether every dataset of the existing output is up to date (said
     /// through `onEvent`); throws when it is not h5batch's to replace.
-    private func isFresh(_ targets: [Target], outputPath: String, workers: Int) throws -> Bool {
+    private func isFresh(_ targets: [DatasetRun], outputPath: String, workers: Int) throws -> Bool {
         if config.input?.datasets != nil, let held = try? HDF5File.open(outputPath).datasetPaths() {
             // The list is part of what the file is: a dataset the pattern now takes, or one it no
             // longer takes, makes the file out of date (an h5batch output holds only its own).
@@ -259,11 +259,11 @@ public final class PipelineRunner {
         return true
     }
 
-    private func checkFullModeMemory(_ target: Target, workers: Int) throws {
+    private func checkFullModeMemory(_ target: DatasetRun, workers: Int) throws {
         let job = target.job
         let inputChunkRows = job.reader.layout?.chunkRows ?? 1
         let ioBuffers = PipelinePlan.fullModeIOBufferBytes(workers: workers, batchRows: job.batchRows, chain: job.chain)
-        let needed = FullDatasetRunner.estimatedPeakBytes(rows: roundUp(target.rows, inputChunkRows), chain: job.chain, ioBufferBytes: ioBuffers)
+        let needed = FullDatasetRunner.estimatedPeakBytes(rows: target.rows.roundedUp(toMultipleOf: inputChunkRows), chain: job.chain, ioBufferBytes: ioBuffers)
         let limit = config.run.memoryLimit.bytes(physicalMemory: SystemInfo.availableMemory)
         if needed > limit {
             throw H5BatchError(.usage, PipelinePlan.fullModeRefusal(needed: needed, rows: target.rows, limit: limit, setting: config.run.memoryLimit))
@@ -272,7 +272,7 @@ public final class PipelineRunner {
 
     /// Opens the partial output: a new one holding the first dataset, or the one a checkpoint
     /// describes, continued at the dataset it names (every dataset before it must be there).
-    private func openPartial(_ partial: PartialOutput, targets: [Target], identity: JobIdentity,
+    private func openPartial(_ partial: PartialOutput, targets: [DatasetRun], identity: JobIdentity,
                              several: Bool) throws -> (PartialOutput.Opened, first: Int) {
         var first = 0
         // The record as the previous run left it (`partial.open` reads it again, to check it).
@@ -311,7 +311,7 @@ public final class PipelineRunner {
     /// Runs one dataset into `output` (a checkpoint's dataset continues at its row) and writes
     /// its provenance; with `closesDataset`, ends with a checkpoint of the finished dataset,
     /// from which a resumed run goes on to the next. Returns the dataset's checkpointer.
-    private func runTarget(_ target: Target, output: PartialOutput.Opened, identity: JobIdentity, partial: PartialOutput,
+    private func runDataset(_ target: DatasetRun, output: PartialOutput.Opened, identity: JobIdentity, partial: PartialOutput,
                            workers: Int, previous: Checkpoint?, datasets: Int?,
                            completed: [String]?, closesDataset: Bool, progress: ProgressPlacement,
                            report: inout RunReport, started: (Checkpointer?) -> Void) throws -> Checkpointer? {
@@ -400,7 +400,7 @@ public final class PipelineRunner {
         guard plan.remainingRows > 0 else { return .completed }
         let rows = plan.rows
         // Buffers hold whole stored chunks, including an edge chunk's padding.
-        let chunkPadded = max(roundUp(rows, inputChunkRows), roundUp(rows, writer.encoder?.layout?.chunkRows ?? 1))
+        let chunkPadded = max(rows.roundedUp(toMultipleOf: inputChunkRows), rows.roundedUp(toMultipleOf: writer.encoder?.layout?.chunkRows ?? 1))
         let stop = options.stop
         let control = StreamControl(shouldStop: { stop?.isRequested ?? false },
                                     written: { try checkpointer?.written(upTo: writer.completeRows) })
@@ -467,11 +467,6 @@ extension H5BatchError {
     }
 }
 
-/// `value` rounded up to a multiple of `multiple`.
-private func roundUp(_ value: Int, _ multiple: Int) -> Int {
-    (value + multiple - 1) / multiple * multiple
-}
-
 /// The opened input, loaded stages and resolved names of one run.
 struct PreparedJob {
     let inputFile: String
@@ -536,7 +531,7 @@ struct PreparedJob {
             self.shard = ShardPlacement(shard: shard, range: range, extent: whole.shape[0], batchRows: batchRows)
             // A shard smaller than a batch (the last, or an empty one) is one batch: the same
             // rows the whole run's last batch holds.
-            batchRows = min(batchRows, max(chunkRows, (input.rowCount + chunkRows - 1) / chunkRows * chunkRows))
+            batchRows = min(batchRows, max(chunkRows, input.rowCount.roundedUp(toMultipleOf: chunkRows)))
             reader = BatchReader(dataset: input, allowRawChunks: rawChunkIO)
         } else {
             input = whole

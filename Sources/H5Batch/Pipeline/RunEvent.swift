@@ -46,7 +46,7 @@ public enum RunEvent: Sendable, Equatable {
         case .outOfDate(let path, let reason):
             return "\(path) is out of date (\(reason)); making it again"
         case .shard(let shard, let rows, let input, let unit):
-            let units = shard.extent == 0 ? 0 : (shard.extent - 1) / max(1, unit) + 1
+            let units = shard.extent.units(of: max(1, unit))
             let share = shard.range.isEmpty
                 ? "no rows: \(input) splits into \(units) \(units == 1 ? "unit" : "units") of \(formatCount(unit)) indices (whole batches and chunks), fewer than the shards; a smaller run.batch_rows makes smaller units"
                 : "indices \(formatCount(shard.start))..<\(formatCount(shard.end)) of \(formatCount(shard.extent)) along the first dimension of \(input), \(formatCount(rows)) rows"

@@ -42,7 +42,7 @@ public struct Shard: Sendable, Equatable, Hashable, CustomStringConvertible {
     /// when there are fewer units than shards.
     public func firstDimensionRange(extent: Int, unit: Int) -> Range<Int> {
         let unit = max(1, unit)
-        let units = extent == 0 ? 0 : (extent - 1) / unit + 1
+        let units = extent.units(of: unit)
         let (base, extra) = units.quotientAndRemainder(dividingBy: count)
         let first = index * base + min(index, extra)
         let last = first + base + (index < extra ? 1 : 0)

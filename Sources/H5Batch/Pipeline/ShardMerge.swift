@@ -41,7 +41,7 @@ public struct ShardMerge {
     /// A nil dataset names the file's only dataset.
     public static func plan(_ sources: [(file: String, dataset: String?)]) throws -> ShardMerge {
         guard !sources.isEmpty else { throw H5BatchError(.usage, "merge: name at least one shard (FILE:DATASET)") }
-        return try DispatchQueue(label: "h5batch.io").sync {
+        return try IOLane().sync {
             try translatingHDF5Errors(otherwise: .data) { try ShardMerge(opening: sources) }
         }
     }
@@ -273,9 +273,9 @@ public struct ShardMerge {
         try OutputTarget.prepareFolder(for: path)
         let lock = try OutputLock.acquire(for: path)
         defer { lock.release() }
-        let partial = path + ".partial"
+        let partial = RunFiles(output: path).partial
         var copied = 0
-        try DispatchQueue(label: "h5batch.io").sync {
+        try IOLane().sync {
             do {
                 try translatingHDF5Errors(otherwise: .io) {
                     let file = try HDF5File.create(partial)

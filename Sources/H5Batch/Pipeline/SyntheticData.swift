@@ -37,8 +37,8 @@ public enum SyntheticData {
         let lock = try OutputLock.acquire(for: path)
         defer { lock.release() }
         let target = path
-        let partial = target + ".partial"
-        let lane = DispatchQueue(label: "h5batch.io")
+        let partial = RunFiles(output: target).partial
+        let lane = IOLane()
         do {
             let rows = try lane.sync { try write(partial, dataset, options) }
             try OutputTarget.commit(partial: partial, to: target)
@@ -68,7 +68,7 @@ public enum SyntheticData {
                 let batch = plan.batch(index)
                 let seed = options.seed
                 DispatchQueue.concurrentPerform(iterations: threads) { part in
-                    let per = (batch.count + threads - 1) / threads
+                    let per = batch.count.units(of: threads)
                     let first = part * per
                     guard first < batch.count else { return }
                     for row in first..<min(batch.count, first + per) {

@@ -52,7 +52,7 @@ final class InputDigestLedger {
     func digest(before row: Int) -> (row: Int, digest: UInt64)? {
         let boundary = row == rows ? rows : row / batchRows * batchRows
         guard boundary >= start else { return nil }
-        let batches = (boundary - start + batchRows - 1) / batchRows
+        let batches = (boundary - start).units(of: batchRows)
         guard batches < totals.count else { return nil }
         return (boundary, totals[batches])
     }

@@ -12,7 +12,7 @@ struct SourceDigester {
         let plan = BatchPlan(rows: rows, batchRows: batchRows)
         let width = reader.dataset.featureCount, rowOffset = reader.dataset.rowOffset
         let chunkRows = reader.layout?.chunkRows ?? 1
-        let capacityRows = min(batchRows, (rows + chunkRows - 1) / chunkRows * chunkRows)
+        let capacityRows = min(batchRows, rows.roundedUp(toMultipleOf: chunkRows))
         let storedBytes = Batch.storedInputBytes(batchRows: capacityRows, reader: reader)
         let batches = (0..<min(plan.count, workers + 2)).map { _ in
             let input = FloatBuffer(capacity: capacityRows * width)

@@ -46,7 +46,7 @@ extension ChainStatistics {
 /// `--stats` output: the statistics of every output dataset of a run, as JSON.
 public enum StatisticsFile {
     /// Where the statistics of the output `path` go: `PATH.stats.json`.
-    public static func path(forOutput path: String) -> String { path + ".stats.json" }
+    public static func path(forOutput path: String) -> String { RunFiles(output: path).statistics }
 
     /// The file's JSON: `{"format", "output", "datasets": [{"dataset", "rows", "stages": […]}]}`.
     static func json(output: String, datasets: [(name: String, statistics: ChainStatistics)]) throws -> Data {
