@@ -29,8 +29,9 @@ which is its own measurement of the compute (the process tries two threading sch
 reports the faster). Repetitions are interleaved round-robin (repetition 1 of every entry, then
 repetition 2, ...), so that machine noise hits all entries alike. The output is deleted and
 dirty pages are written back (sync) before every run; the page cache is not dropped, so inputs
-are read from a warm cache. h5batch and the copy floor fsync their output; the Python peers
-do not, which favours them slightly.
+are read from a warm cache. Every entry that writes an output fsyncs it before it exits
+(h5batch, the copy floor, and each peer once it has closed its file), so a durable output is
+compared with a durable one.
 
 How to read it
 --------------
