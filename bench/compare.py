@@ -18,6 +18,9 @@ Each workload is run by every entry:
   h5py stream      bench/peers/h5py_stream.py: h5py + numpy loop over 8192-row slices
   h5py full        bench/peers/h5py_full.py: read everything, compute, write
   dask             bench/peers/dask_array.py: dask.array + to_hdf5, threaded scheduler
+  torch            bench/peers/torch_stream.py: h5py + a PyTorch nn.Sequential over 8192-row slices
+  onnxruntime      bench/peers/onnxruntime_stream.py: h5py + an ONNX Runtime session over the
+                   same slices (the model written once by bench/peers/make_onnx.py)
   floor copy       (relu, gzip) bench/floors.c: raw chunks in -> out, no decoding, fsync
   floor sgemm      (mlp) bench/floors.c: OpenBLAS sgemm alone on the MLP's FLOPs, no I/O
 
@@ -50,6 +53,9 @@ Usage
   python3 bench/compare.py                       # all workloads, 3 repetitions, 1 GiB each
   python3 bench/compare.py --rows 65536 --repeat 1 --workloads relu
   python3 bench/compare.py --json results.json --markdown results.md
+
+PyTorch and ONNX Runtime are optional: when `import torch` (or onnxruntime) fails in the Python
+running this script, their entries are skipped with a line saying why, and the run goes on.
 """
 from __future__ import annotations
 
@@ -72,6 +78,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
+PEERS = BENCH / "peers"
 DEFAULT_ROWS = 1 << 20
 FEATURES = 256
 HIDDEN = 1024
@@ -79,7 +86,7 @@ CHUNK_ROWS = 8192
 DATASET = "/x"
 LEAKY_SLOPE = np.float32(0.01)
 WORKLOADS = ("relu", "mlp", "gzip")
-TOOLS = ("h5batch", "h5batch-full", "h5py-stream", "h5py-full", "dask", "floor")
+TOOLS = ("h5batch", "h5batch-full", "h5py-stream", "h5py-full", "dask", "torch", "onnxruntime", "floor")
 RTOL, ATOL = 1e-4, 1e-5
 MIB = 1 << 20
 
@@ -252,13 +259,69 @@ stages:
 }
 
 
+PROBE = """\
+import importlib, json, sys
+found = {"versions": {}, "errors": {}}
+for name in sys.argv[1:]:
+    try:
+        found["versions"][name] = importlib.import_module(name).__version__
+    except Exception as error:
+        found["errors"][name] = f"{type(error).__name__}: {error}"
+try:
+    import numpy, threadpoolctl
+    found["blas"] = [info for info in threadpoolctl.threadpool_info() if info.get("user_api") == "blas"]
+except Exception as error:
+    found["blas"] = f"{type(error).__name__}: {error}"
+print(json.dumps(found))
+"""
+
+
+def probe_python(modules: list[str]) -> dict:
+    """Import `modules` in the Python that runs the peers, and ask threadpoolctl about numpy's BLAS.
+
+    Returns {"versions": {module: version}, "errors": {module: why it failed}, "blas": [...]}.
+    """
+    done = subprocess.run([sys.executable, "-c", PROBE, *modules], capture_output=True, text=True)
+    if done.returncode != 0:
+        fail(f"{sys.executable} could not run the import probe:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def onnx_models(workdir: Path, names: list[str], inputs: dict[str, Path], weights: Path,
+                probe: dict) -> str | None:
+    """Write WORKDIR/WORKLOAD.onnx for the ONNX Runtime peer where missing or older than the weights.
+
+    Returns why the peer cannot run, or None.
+    """
+    newest_source = max(weights.stat().st_mtime, (PEERS / "make_onnx.py").stat().st_mtime)
+    for name in names:
+        model = workdir / f"{name}.onnx"
+        if model.exists() and model.stat().st_mtime >= newest_source:
+            continue
+        if "onnx" in probe["errors"]:
+            return f"{model} is missing and `import onnx` failed in {sys.executable}: {probe['errors']['onnx']}"
+        command = [sys.executable, str(PEERS / "make_onnx.py"), "--workload", name,
+                   "--input", str(inputs[name]), "--output", str(model), "--weights", str(weights)]
+        progress(f"writing {model.name}: {shlex.join(command)}")
+        subprocess.run(command, check=True)
+    return None
+
+
 def prepare(args: argparse.Namespace) -> list[Workload]:
-    """Build the floors; generate inputs, weights and pipelines that are missing or stale."""
+    """Build the floors; generate inputs, weights, pipelines and models that are missing or stale.
+
+    A peer whose Python packages cannot be imported is left out, with a line saying why
+    (args.skipped, also in the report).
+    """
     workdir: Path = args.workdir
     (workdir / "out").mkdir(parents=True, exist_ok=True)
     (workdir / "logs").mkdir(exist_ok=True)
     floors, args.measure = build_tools(workdir)
     wait_for(args.h5batch)
+    optional = ["torch"] if "torch" in args.tools else []
+    if "onnxruntime" in args.tools:
+        optional += ["onnxruntime", "onnx"]  # onnx writes the models, onnxruntime runs them
+    args.probe = probe_python(optional)
 
     plain, gzipped, weights = workdir / "input.h5", workdir / "input-gzip.h5", workdir / "weights.h5"
     if {"relu", "mlp"} & set(args.workloads):
@@ -266,13 +329,24 @@ def prepare(args: argparse.Namespace) -> list[Workload]:
     if "gzip" in args.workloads:
         generate_input(args.h5batch, gzipped, args.rows, compressed=True)
     write_weights(weights)
+    inputs = {name: gzipped if name == "gzip" else plain for name in args.workloads}
+
+    unavailable = {}  # tool key -> why it cannot run
+    for key in ("torch", "onnxruntime"):
+        if key in args.probe["errors"]:
+            unavailable[key] = f"`import {key}` failed in {sys.executable}: {args.probe['errors'][key]}"
+    if "onnxruntime" in args.tools and "onnxruntime" not in unavailable:
+        why = onnx_models(workdir, args.workloads, inputs, weights, args.probe)
+        if why:
+            unavailable["onnxruntime"] = why
+    args.skipped = {}  # label -> why, for the report
 
     workloads = []
     for name in args.workloads:
         pipeline = workdir / f"{name}.yaml"
         pipeline.write_text(f"# h5batch benchmark workload '{name}', written by bench/compare.py\n"
                             + PIPELINES[name].format(chunk=CHUNK_ROWS))
-        source = gzipped if name == "gzip" else plain
+        source = inputs[name]
         workload = Workload(name, source, pipeline, weights)
 
         def out(key: str) -> Path:
@@ -282,12 +356,12 @@ def prepare(args: argparse.Namespace) -> list[Workload]:
             return Entry(key, label, [str(args.h5batch), "run", str(pipeline),
                                       "--output", str(out(key)), *extra, "--force"], out(key))
 
-        def peer(key: str, label: str, script: str) -> Entry:
-            argv = [sys.executable, str(BENCH / "peers" / script), "--workload", name,
+        def peer(key: str, label: str, script: str, *extra: str) -> Entry:
+            argv = [sys.executable, str(PEERS / script), "--workload", name,
                     "--input", str(source), "--output", str(out(key))]
             if name == "mlp":
                 argv += ["--weights", str(weights)]
-            return Entry(key, label, argv, out(key))
+            return Entry(key, label, [*argv, *extra], out(key))
 
         candidates = [
             h5batch("h5batch", "h5batch"),
@@ -295,6 +369,9 @@ def prepare(args: argparse.Namespace) -> list[Workload]:
             peer("h5py-stream", "h5py stream", "h5py_stream.py"),
             peer("h5py-full", "h5py full", "h5py_full.py"),
             peer("dask", "dask.array", "dask_array.py"),
+            peer("torch", "h5py + PyTorch", "torch_stream.py"),
+            peer("onnxruntime", "h5py + ONNX Runtime", "onnxruntime_stream.py",
+                 "--model", str(workdir / f"{name}.onnx")),
         ]
         if name == "mlp":
             candidates.append(Entry("floor", "floor: sgemm only",
@@ -304,7 +381,11 @@ def prepare(args: argparse.Namespace) -> list[Workload]:
             candidates.append(Entry("floor", "floor: raw chunk copy",
                                     [str(floors), "copy", str(source), DATASET, str(out("floor"))],
                                     out("floor")))
-        workload.entries = [e for e in candidates if e.key in args.tools]
+        for e in candidates:
+            if e.key in args.tools and e.key in unavailable and e.label not in args.skipped:
+                args.skipped[e.label] = unavailable[e.key]
+                progress(f"skipping {e.label}: {unavailable[e.key]}")
+        workload.entries = [e for e in candidates if e.key in args.tools and e.key not in unavailable]
         workloads.append(workload)
     return workloads
 
@@ -430,7 +511,17 @@ def verify(workload: Workload) -> None:
 # --------------------------------------------------------------------------- reporting
 
 
-def machine_facts(h5batch: Path) -> dict[str, str]:
+def blas_kernels(probe: dict) -> str:
+    """What threadpoolctl saw of numpy's BLAS in the peers' Python: library, version, kernels."""
+    found = probe.get("blas")
+    if not isinstance(found, list):
+        return f"? ({found})"
+    return "; ".join(f"{i.get('internal_api', '?')} {i.get('version') or '?'}, "
+                     f"{i.get('architecture') or '?'} kernels, {i.get('threading_layer') or '?'} "
+                     f"{i.get('num_threads')} threads" for i in found) or "none loaded"
+
+
+def machine_facts(h5batch: Path, probe: dict) -> dict[str, str]:
     def first(path: str, key: str) -> str:
         try:
             for line in Path(path).read_text().splitlines():
@@ -468,7 +559,10 @@ def machine_facts(h5batch: Path) -> dict[str, str]:
         "python": platform.python_version(),
         "h5py": h5py.version.version,
         "numpy": f"{np.__version__} ({numpy_blas})",
+        "numpy BLAS (threadpoolctl)": blas_kernels(probe),
         "dask": version("dask"),
+        "torch": version("torch"),
+        "onnxruntime": version("onnxruntime"),
         "HDF5 (h5py)": h5py.version.hdf5_version,
         "HDF5 (h5batch, floors)": command("pkg-config", "--modversion", "hdf5"),
         "OpenBLAS (h5batch, floors)": command("pkg-config", "--modversion", "openblas"),
@@ -583,6 +677,9 @@ def report(workloads: list[Workload], facts: dict[str, str], args: argparse.Name
              f"(nothing dropped), median wall time per process.")
     machine = "; ".join(f"{k}: {v}" for k, v in facts.items())
     text, md = [f"machine: {machine}", intro], ["**Machine:** " + machine, "", intro]
+    for label, why in args.skipped.items():
+        text.append(f"skipped: {label}: {why}")
+        md += ["", f"Skipped: {label}: {why}"]
     right = {1, 2, 3, 4}
     for w in workloads:
         rows = table_rows(w, args.rows)
@@ -612,6 +709,7 @@ def save_json(path: Path, workloads: list[Workload], facts: dict[str, str],
         "rows": args.rows,
         "repeat": args.repeat,
         "cache": "warm",
+        "skipped": args.skipped,
         "workloads": {
             w.name: {
                 e.key: {"label": e.label, "argv": e.argv, "seconds": e.seconds,
@@ -676,7 +774,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     workloads = prepare(args)
-    facts = machine_facts(args.h5batch)
+    facts = machine_facts(args.h5batch, args.probe)
     run_all(workloads, args)
     found = checks(workloads, args.rows)
     text, md = report(workloads, facts, args, found)

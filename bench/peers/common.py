@@ -10,13 +10,15 @@ DATASET = "x"
 WORKLOADS = ["relu", "mlp", "gzip"]
 
 
-def parse_args(doc):
-    """The peers' shared command line: --workload, --input, --output, --weights."""
+def parse_args(doc, model=False):
+    """The peers' shared command line: --workload, --input, --output, --weights (and --model)."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--workload", required=True, choices=WORKLOADS)
     parser.add_argument("--input", required=True)
     parser.add_argument("--output", required=True)
     parser.add_argument("--weights")
+    if model:
+        parser.add_argument("--model", help="the workload's .onnx file (default: build it in memory)")
     return parser.parse_args()
 
 
