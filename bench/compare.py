@@ -48,6 +48,11 @@ Python imports, the runtime) weigh differently, so read small runs as smoke test
 After the first repetition of each workload, every output is compared with the h5py full
 output (rtol 1e-4, atol 1e-5) on a strided sample of rows; a mismatch stops the run.
 
+The Python entries run without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE in their environment
+(only those two entries are removed): some machines set them as a workaround for old OpenBLAS
+builds, and they would pin numpy's recent OpenBLAS to older kernels. h5batch and the C floors
+keep the environment as it is.
+
 Usage
 -----
   python3 bench/compare.py                       # all workloads, 3 repetitions, 1 GiB each
@@ -89,6 +94,9 @@ WORKLOADS = ("relu", "mlp", "gzip")
 TOOLS = ("h5batch", "h5batch-full", "h5py-stream", "h5py-full", "dask", "torch", "onnxruntime", "floor")
 RTOL, ATOL = 1e-4, 1e-5
 MIB = 1 << 20
+# Set on some machines as a workaround for old OpenBLAS builds (the system's, which h5batch
+# and the C floors use); removed for the Python entries, whose numpy has its own OpenBLAS.
+OPENBLAS_WORKAROUND = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
 # --------------------------------------------------------------------------- entries
@@ -103,6 +111,7 @@ class Entry:
     argv: list[str]
     output: Path | None  # deleted before each run; None for the sgemm floor
     self_timed: bool = False  # the sgemm floor reports its own compute time
+    env: dict[str, str] | None = None  # None: compare.py's own environment
     seconds: list[float] = field(default_factory=list)
     wall: list[float] = field(default_factory=list)  # spawn to exit, timed by the launcher
     outside: list[float] = field(default_factory=list)  # the same, timed here (launcher included)
@@ -276,12 +285,18 @@ print(json.dumps(found))
 """
 
 
+def python_environment() -> dict[str, str]:
+    """The Python entries' environment: compare.py's without the OpenBLAS workaround."""
+    return {k: v for k, v in os.environ.items() if k not in OPENBLAS_WORKAROUND}
+
+
 def probe_python(modules: list[str]) -> dict:
     """Import `modules` in the Python that runs the peers, and ask threadpoolctl about numpy's BLAS.
 
     Returns {"versions": {module: version}, "errors": {module: why it failed}, "blas": [...]}.
     """
-    done = subprocess.run([sys.executable, "-c", PROBE, *modules], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", PROBE, *modules], capture_output=True, text=True,
+                          env=python_environment())
     if done.returncode != 0:
         fail(f"{sys.executable} could not run the import probe:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.splitlines()[-1])
@@ -303,7 +318,7 @@ def onnx_models(workdir: Path, names: list[str], inputs: dict[str, Path], weight
         command = [sys.executable, str(PEERS / "make_onnx.py"), "--workload", name,
                    "--input", str(inputs[name]), "--output", str(model), "--weights", str(weights)]
         progress(f"writing {model.name}: {shlex.join(command)}")
-        subprocess.run(command, check=True)
+        subprocess.run(command, check=True, env=python_environment())
     return None
 
 
@@ -361,7 +376,7 @@ def prepare(args: argparse.Namespace) -> list[Workload]:
                     "--input", str(source), "--output", str(out(key))]
             if name == "mlp":
                 argv += ["--weights", str(weights)]
-            return Entry(key, label, [*argv, *extra], out(key))
+            return Entry(key, label, [*argv, *extra], out(key), env=python_environment())
 
         candidates = [
             h5batch("h5batch", "h5batch"),
@@ -417,7 +432,7 @@ def run_once(entry: Entry, log: Path, args: argparse.Namespace) -> None:
     with open(log, "wb") as sink:
         start = time.perf_counter()
         process = subprocess.Popen([str(args.measure), str(result), *entry.argv],
-                                   stdout=sink, stderr=subprocess.STDOUT)
+                                   stdout=sink, stderr=subprocess.STDOUT, env=entry.env)
         _, status, _ = os.wait4(process.pid, 0)
         outside = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -571,6 +586,10 @@ def machine_facts(h5batch: Path, probe: dict) -> dict[str, str]:
                if k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
     if threads:
         facts["environment"] = " ".join(f"{k}={v}" for k, v in sorted(threads.items()))
+    workaround = {k: os.environ[k] for k in OPENBLAS_WORKAROUND if k in os.environ}
+    if workaround:
+        facts["OpenBLAS workaround"] = (" ".join(f"{k}={v}" for k, v in workaround.items())
+                                        + " (kept for h5batch and the C floors, removed for Python)")
     return facts
 
 
