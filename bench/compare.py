@@ -22,14 +22,17 @@ Each workload is run by every entry:
   onnxruntime      bench/peers/onnxruntime_stream.py: h5py + an ONNX Runtime session over the
                    same slices (the model written once by bench/peers/make_onnx.py)
   floor copy       (relu, gzip) bench/floors.c: raw chunks in -> out, no decoding, fsync
-  floor sgemm      (mlp) bench/floors.c: OpenBLAS sgemm alone on the MLP's FLOPs, no I/O
+  floor sgemm      (mlp) the best GEMM on the machine alone on the MLP's FLOPs, no I/O: the
+                   fastest of bench/floors.c built against each installed library (OpenBLAS,
+                   oneDNN, BLIS) and of MKL through PyTorch (bench/peers/torch_gemm_floor.py)
 
 Every entry is a separate process, measured the same way from outside: wall time from spawn to
 exit, and the child's own peak RSS (ru_maxrss from wait4). Both are taken by bench/measure.c, a
 tiny launcher: a process spawned straight from this Python driver would start with the driver's
 own peak RSS as its ru_maxrss (see measure.c). The one exception is the sgemm floor's time,
-which is its own measurement of the compute (the process tries two threading schemes and
-reports the faster). Repetitions are interleaved round-robin (repetition 1 of every entry, then
+which is its own measurement of the compute: each candidate library runs in its own process,
+tries two threading schemes and reports the faster, and the floor is the fastest candidate of
+each repetition. Repetitions are interleaved round-robin (repetition 1 of every entry, then
 repetition 2, ...), so that machine noise hits all entries alike. The output is deleted and
 dirty pages are written back (sync) before every run; the page cache is not dropped, so inputs
 are read from a warm cache. Every entry that writes an output fsyncs it before it exits
@@ -112,12 +115,17 @@ class Entry:
     output: Path | None  # deleted before each run; None for the sgemm floor
     self_timed: bool = False  # the sgemm floor reports its own compute time
     env: dict[str, str] | None = None  # None: compare.py's own environment
+    candidates: list[Entry] = field(default_factory=list)  # the sgemm floor: one per GEMM library
     seconds: list[float] = field(default_factory=list)
     wall: list[float] = field(default_factory=list)  # spawn to exit, timed by the launcher
     outside: list[float] = field(default_factory=list)  # the same, timed here (launcher included)
     rss_kib: list[int] = field(default_factory=list)
     output_bytes: int | None = None
-    report: dict | None = None  # last JSON line the floor printed
+    reports: list[dict] = field(default_factory=list)  # the JSON line a floor printed, per run
+
+    @property
+    def report(self) -> dict | None:
+        return self.reports[-1] if self.reports else None
 
     @property
     def median(self) -> float:
@@ -173,13 +181,13 @@ def wait_for(path: Path, seconds: float = 120) -> None:
         time.sleep(2)
 
 
-def compile_c(workdir: Path, name: str, flags: list[str]) -> Path:
+def compile_c(workdir: Path, name: str, flags: list[str], binary_name: str | None = None) -> Path:
     """Compile bench/NAME.c into the work dir unless the binary is newer than the source."""
-    source, binary = BENCH / f"{name}.c", workdir / name
+    source, binary = BENCH / f"{name}.c", workdir / (binary_name or name)
     if binary.exists() and binary.stat().st_mtime >= source.stat().st_mtime:
         return binary
     command = ["gcc", "-O2", str(source), *flags, "-o", str(binary)]
-    progress(f"building {name}: {shlex.join(command)}")
+    progress(f"building {binary.name}: {shlex.join(command)}")
     built = subprocess.run(command, capture_output=True, text=True)
     if built.returncode != 0:
         fail(f"building {source} failed:\n{built.stderr}")
@@ -194,6 +202,35 @@ def build_tools(workdir: Path) -> tuple[Path, Path]:
         fail(f"pkg-config hdf5 openblas failed (run `make deps`): {flags.stderr.strip()}")
     floors = compile_c(workdir, "floors", [*flags.stdout.split(), "-lpthread"])
     return floors, compile_c(workdir, "measure", [])
+
+
+# The sgemm floor's other GEMM libraries: floors.c built once per library (see its top
+# comment), when a test program against the library compiles and links.
+OPTIONAL_GEMMS = {
+    "onednn": ("oneDNN (libdnnl-dev)", ["-DFLOORS_ONEDNN", "-fopenmp", "-ldnnl"],
+               "#include <oneapi/dnnl/dnnl.h>\nint main(void) { return dnnl_version() == 0; }\n"),
+    "blis": ("BLIS (libblis-dev)", ["-DFLOORS_BLIS", "-lblis", "-lm"],
+             "#include <blis.h>\nint main(void) { return bli_info_get_version_str() == 0; }\n"),
+}
+
+
+def build_gemm_floors(workdir: Path) -> tuple[dict[str, Path], dict[str, str]]:
+    """floors built against each optional GEMM library that is installed.
+
+    Returns {library: binary} and, for the libraries left out, {label: why}.
+    """
+    hdf5 = subprocess.run(["pkg-config", "--cflags", "--libs", "hdf5"],
+                          capture_output=True, text=True, check=True).stdout.split()
+    built, missing = {}, {}
+    for library, (label, flags, test_program) in OPTIONAL_GEMMS.items():
+        test = subprocess.run(["gcc", "-x", "c", "-", *flags, "-o", os.devnull],
+                              input=test_program, capture_output=True, text=True)
+        if test.returncode != 0:
+            first_error = next((line for line in test.stderr.splitlines() if "error" in line), "")
+            missing[f"sgemm floor: {label}"] = f"a test program does not build: {first_error.strip()}"
+            continue
+        built[library] = compile_c(workdir, "floors", [*flags, *hdf5, "-lpthread"], f"floors-{library}")
+    return built, missing
 
 
 def input_matches(path: Path, rows: int, compressed: bool) -> bool:
@@ -332,8 +369,13 @@ def prepare(args: argparse.Namespace) -> list[Workload]:
     (workdir / "out").mkdir(parents=True, exist_ok=True)
     (workdir / "logs").mkdir(exist_ok=True)
     floors, args.measure = build_tools(workdir)
+    gemm_floors, args.skipped = {"openblas": floors}, {}  # skipped: label -> why, for the report
+    mlp_floor = "floor" in args.tools and "mlp" in args.workloads
+    if mlp_floor:
+        more, args.skipped = build_gemm_floors(workdir)
+        gemm_floors.update(more)
     wait_for(args.h5batch)
-    optional = ["torch"] if "torch" in args.tools else []
+    optional = ["torch"] if "torch" in args.tools or mlp_floor else []
     if "onnxruntime" in args.tools:
         optional += ["onnxruntime", "onnx"]  # onnx writes the models, onnxruntime runs them
     args.probe = probe_python(optional)
@@ -354,7 +396,10 @@ def prepare(args: argparse.Namespace) -> list[Workload]:
         why = onnx_models(workdir, args.workloads, inputs, weights, args.probe)
         if why:
             unavailable["onnxruntime"] = why
-    args.skipped = {}  # label -> why, for the report
+    if mlp_floor and "torch" in unavailable:
+        args.skipped["sgemm floor: MKL via PyTorch"] = unavailable["torch"]
+    for label, why in args.skipped.items():
+        progress(f"skipping {label}: {why}")
 
     workloads = []
     for name in args.workloads:
@@ -389,9 +434,15 @@ def prepare(args: argparse.Namespace) -> list[Workload]:
                  "--model", str(workdir / f"{name}.onnx")),
         ]
         if name == "mlp":
-            candidates.append(Entry("floor", "floor: sgemm only",
-                                    [str(floors), "sgemm", str(args.rows), str(FEATURES),
-                                     str(HIDDEN), str(FEATURES)], None, self_timed=True))
+            shape = [str(args.rows), str(FEATURES), str(HIDDEN), str(FEATURES)]
+            gemms = [Entry(library, f"sgemm {library}", [str(binary), "sgemm", *shape], None,
+                           self_timed=True) for library, binary in gemm_floors.items()]
+            if "torch" not in unavailable:
+                gemms.append(Entry("torch", "sgemm torch", [sys.executable, str(PEERS / "torch_gemm_floor.py"),
+                                                            *shape], None, self_timed=True,
+                                   env=python_environment()))
+            candidates.append(Entry("floor", "floor: best sgemm", [], None, self_timed=True,
+                                    candidates=gemms))
         else:
             candidates.append(Entry("floor", "floor: raw chunk copy",
                                     [str(floors), "copy", str(source), DATASET, str(out("floor"))],
@@ -422,8 +473,23 @@ def warm(path: Path) -> None:
             pass
 
 
+def run_floor(entry: Entry, log: Path, args: argparse.Namespace) -> None:
+    """The sgemm floor once: every candidate library in turn; the floor is the fastest of them."""
+    for candidate in entry.candidates:
+        run_once(candidate, log.with_name(f"{log.stem}-{candidate.key}.log"), args)
+    fastest = min(entry.candidates, key=lambda c: c.seconds[-1])
+    entry.seconds.append(fastest.seconds[-1])
+    entry.wall.append(sum(c.wall[-1] for c in entry.candidates))
+    entry.outside.append(sum(c.outside[-1] for c in entry.candidates))
+    entry.rss_kib.append(max(c.rss_kib[-1] for c in entry.candidates))
+    entry.reports.append({**fastest.report, "candidates": [c.report for c in entry.candidates]})
+
+
 def run_once(entry: Entry, log: Path, args: argparse.Namespace) -> None:
     """Run the entry once through the measure launcher (see bench/measure.c for why)."""
+    if entry.candidates:
+        run_floor(entry, log, args)
+        return
     remove_output(entry.output)
     os.sync()  # write back the previous run's dirty pages before the clock starts
     if entry.key.startswith("h5batch"):
@@ -443,7 +509,7 @@ def run_once(entry: Entry, log: Path, args: argparse.Namespace) -> None:
     usage = json.loads(result.read_text())
     json_lines = [line for line in text.splitlines() if line.startswith("{")]
     if json_lines:
-        entry.report = json.loads(json_lines[-1])
+        entry.reports.append(json.loads(json_lines[-1]))
     seconds = usage["wall_seconds"]
     if entry.self_timed:
         if not entry.report or "seconds" not in entry.report:
@@ -609,14 +675,46 @@ def table_rows(workload: Workload, rows: int) -> list[list[str]]:
 HEADERS = ["entry", "median s (min–max)", "MB/s of input", "peak RSS MiB", "× h5batch"]
 
 
+GEMM_NAMES = {"openblas": "OpenBLAS", "onednn": "oneDNN", "blis": "BLIS", "mkl": "MKL", "torch": "PyTorch"}
+
+
+def gemm_name(report: dict) -> str:
+    """A GEMM floor candidate as the notes name it, e.g. "OpenBLAS 0.3.21 (Haswell kernels)"."""
+    name = f"{GEMM_NAMES.get(report.get('library'), report.get('library'))} {report.get('version', '?')}"
+    if report.get("kernels"):
+        name += f" ({report['kernels']} kernels)"
+    if report.get("via"):
+        name += f" via {report['via']}"
+    return name
+
+
+def floor_note(floor: Entry, rows: int) -> str:
+    """The sgemm floor: which library and scheme won, and every candidate's GFLOP/s."""
+    flops = 2 * rows * (FEATURES * HIDDEN + HIDDEN * FEATURES)
+
+    def gflops(seconds: list[float]) -> float:
+        return flops / statistics.median(seconds) / 1e9
+
+    ran = [c for c in floor.candidates if c.reports]
+    best = min(ran, key=lambda c: c.median)
+    scheme = min(("library-threads", "worker-threads"),
+                 key=lambda s: statistics.median(r[f"{s.replace('-', '_')}_seconds"] for r in best.reports))
+    each = "; ".join(f"{gemm_name(c.report)} "
+                     f"{gflops([r['library_threads_seconds'] for r in c.reports]):.1f} / "
+                     f"{gflops([r['worker_threads_seconds'] for r in c.reports]):.1f}" for c in ran)
+    return (f"† sgemm floor: the fastest of {len(ran)} GEMM libraries, each timing its own compute "
+            f"in two threading schemes: {gemm_name(best.report)}, {scheme}, "
+            f"{gflops(floor.seconds):.1f} GFLOP/s. Every candidate, GFLOP/s with library threads / "
+            f"worker threads: {each}. Process wall time {statistics.median(floor.wall):.3f} s "
+            f"for all of them.")
+
+
 def notes(workload: Workload, rows: int) -> list[str]:
     out = []
     floor = workload.entry("floor")
-    if workload.name == "mlp" and floor and floor.report:
+    if workload.name == "mlp" and floor and floor.reports:
         flops = 2 * rows * (FEATURES * HIDDEN + HIDDEN * FEATURES)
-        text = (f"† sgemm floor: its own timing of the faster of its two threading schemes "
-                f"({floor.report.get('best')}), {floor.report.get('gflops')} GFLOP/s; "
-                f"process wall time {statistics.median(floor.wall):.3f} s (runs both schemes).")
+        text = floor_note(floor, rows)
         base = workload.entry("h5batch")
         if base:
             text += f" h5batch: {flops / base.median / 1e9:.1f} GFLOP/s effective, I/O included."
@@ -735,7 +833,10 @@ def save_json(path: Path, workloads: list[Workload], facts: dict[str, str],
                         "wall_seconds": e.wall, "outside_seconds": e.outside,
                         "median_seconds": e.median,
                         "peak_rss_kib": e.rss_kib, "output_bytes": e.output_bytes,
-                        "self_timed": e.self_timed, "report": e.report}
+                        "self_timed": e.self_timed, "report": e.report,
+                        "candidates": {c.key: {"label": c.label, "argv": c.argv, "seconds": c.seconds,
+                                               "wall_seconds": c.wall, "peak_rss_kib": c.rss_kib,
+                                               "reports": c.reports} for c in e.candidates}}
                 for e in w.entries
             }
             for w in workloads
