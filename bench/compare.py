@@ -603,6 +603,17 @@ def blas_kernels(probe: dict) -> str:
                      f"{i.get('num_threads')} threads" for i in found) or "none loaded"
 
 
+def linked_gemm(binary: Path) -> str:
+    """The GEMM libraries a binary is linked against, as ldd lists them."""
+    try:
+        listed = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    names = [line.split()[0] for line in listed.splitlines()
+             if any(lib in line for lib in ("openblas", "libblas", "dnnl", "blis", "mkl"))]
+    return ", ".join(names) or "none"
+
+
 def machine_facts(h5batch: Path, probe: dict) -> dict[str, str]:
     def first(path: str, key: str) -> str:
         try:
@@ -647,7 +658,8 @@ def machine_facts(h5batch: Path, probe: dict) -> dict[str, str]:
         "onnxruntime": version("onnxruntime"),
         "HDF5 (h5py)": h5py.version.hdf5_version,
         "HDF5 (h5batch, floors)": command("pkg-config", "--modversion", "hdf5"),
-        "OpenBLAS (h5batch, floors)": command("pkg-config", "--modversion", "openblas"),
+        "GEMM library (h5batch)": linked_gemm(h5batch),
+        "OpenBLAS (system, floors)": command("pkg-config", "--modversion", "openblas"),
     }
     threads = {k: v for k, v in os.environ.items()
                if k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
