@@ -370,11 +370,13 @@ def prepare(args: argparse.Namespace) -> list[Workload]:
     (workdir / "out").mkdir(parents=True, exist_ok=True)
     (workdir / "logs").mkdir(exist_ok=True)
     floors, args.measure = build_tools(workdir)
-    gemm_floors, args.skipped = {"openblas": floors}, {}  # skipped: label -> why, for the report
+    args.skipped = {}  # label -> why, for the report
+    gemm_floors = {"openblas": floors}
     mlp_floor = "floor" in args.tools and "mlp" in args.workloads
     if mlp_floor:
-        more, args.skipped = build_gemm_floors(workdir)
-        gemm_floors.update(more)
+        built, missing = build_gemm_floors(workdir)
+        gemm_floors.update(built)
+        args.skipped.update(missing)
     wait_for(args.h5batch)
     optional = ["torch"] if "torch" in args.tools or mlp_floor else []
     if "onnxruntime" in args.tools:
@@ -439,8 +441,8 @@ def prepare(args: argparse.Namespace) -> list[Workload]:
             gemms = [Entry(library, f"sgemm {library}", [str(binary), "sgemm", *shape], None,
                            self_timed=True) for library, binary in gemm_floors.items()]
             if "torch" not in unavailable:
-                gemms.append(Entry("torch", "sgemm torch", [sys.executable, str(PEERS / "torch_gemm_floor.py"),
-                                                            *shape], None, self_timed=True,
+                script = [sys.executable, str(PEERS / "torch_gemm_floor.py"), *shape]
+                gemms.append(Entry("torch", "sgemm torch", script, None, self_timed=True,
                                    env=python_environment()))
             candidates.append(Entry("floor", "floor: best sgemm", [], None, self_timed=True,
                                     candidates=gemms))
