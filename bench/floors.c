@@ -9,19 +9,29 @@
  *       the input and writes an output of the same layout has to spend on I/O.
  *
  *   floors sgemm ROWS IN HIDDEN OUT
- *       The compute floor of a two-layer MLP: cblas_sgemm alone on
+ *       The compute floor of a two-layer MLP: one GEMM library alone on
  *       [ROWS,IN] x [IN,HIDDEN] then [ROWS,HIDDEN] x [HIDDEN,OUT], row-major, weights stored
- *       [out,in] like PyTorch (CblasTrans for B), in batches of 8192 rows, no I/O, no bias,
+ *       [out,in] like PyTorch (B transposed), in batches of 8192 rows, no I/O, no bias,
  *       no activation. Buffers are allocated and touched before timing. Two ways:
- *         (a) "blas-threads": openblas_set_num_threads(ncores), batches one after another;
- *         (b) "worker-threads": openblas_set_num_threads(1), ncores pthreads, each taking
- *             its share of the batches with its own buffers.
- *       Prints one JSON line; "seconds" and "gflops" are those of the faster way.
+ *         (a) "library-threads": the library runs on ncores threads, batches one after another;
+ *         (b) "worker-threads": the library runs on one thread, ncores pthreads each take
+ *             their share of the batches with their own buffers.
+ *       Prints one JSON line naming the library, its version and the kernels it picked;
+ *       "seconds" and "gflops" are those of the faster way, named by "best".
  *
- * Build: gcc -O2 floors.c $(pkg-config --cflags --libs hdf5 openblas) -lpthread -o floors
+ * The GEMM library is chosen when building, one binary per library, so that their CBLAS
+ * symbols and thread pools never meet in one process:
+ *
+ *   OpenBLAS (cblas_sgemm):  gcc -O2 floors.c $(pkg-config --cflags --libs hdf5 openblas) -lpthread -o floors
+ *   oneDNN (dnnl_sgemm):     gcc -O2 -DFLOORS_ONEDNN -fopenmp floors.c $(pkg-config --cflags --libs hdf5) \
+ *                                -ldnnl -lpthread -o floors-onednn
+ *   BLIS (bli_sgemm):        gcc -O2 -DFLOORS_BLIS floors.c $(pkg-config --cflags --libs hdf5) \
+ *                                -lblis -lm -lpthread -o floors-blis
+ *
+ * oneDNN runs on OpenMP, whose thread count is a setting of each calling thread, so every
+ * worker sets its own; OpenBLAS and BLIS keep one setting for the process.
  */
 #define _GNU_SOURCE
-#include <cblas.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
@@ -34,6 +44,15 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#if defined(FLOORS_ONEDNN)
+#include <omp.h>
+#include <oneapi/dnnl/dnnl.h>
+#elif defined(FLOORS_BLIS)
+#include <blis.h>
+#else
+#include <cblas.h>
+#endif
 
 #define BATCH_ROWS 8192
 
@@ -163,6 +182,64 @@ static int copy_floor(const char *in_path, const char *dataset, const char *out_
 
 /* ----------------------------------------------------------------- sgemm floor */
 
+/* C[m,n] = A[m,k] x B[n,k]^T, all row-major, with the library this binary was built for. */
+static void sgemm_nt(long m, long n, long k, const float *a, const float *b, float *c) {
+#if defined(FLOORS_ONEDNN)
+    if (dnnl_sgemm('N', 'T', m, n, k, 1.0f, a, k, b, k, 0.0f, c, n) != dnnl_success) die("dnnl_sgemm failed");
+#elif defined(FLOORS_BLIS)
+    float one = 1.0f, zero = 0.0f; /* BLIS takes no const: it reads a and b only */
+    bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, m, n, k, &one, (float *)a, k, 1, (float *)b, k, 1, &zero, c,
+              n, 1);
+#else
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, 1.0f, a, (int)k, b, (int)k,
+                0.0f, c, (int)n);
+#endif
+}
+
+/* Threads the library uses for the calls the calling thread makes (see the top of the file). */
+static void set_library_threads(int n) {
+#if defined(FLOORS_ONEDNN)
+    omp_set_num_threads(n);
+#elif defined(FLOORS_BLIS)
+    bli_thread_set_num_threads(n);
+#else
+    openblas_set_num_threads(n);
+#endif
+}
+
+#if defined(FLOORS_ONEDNN)
+static const char *onednn_isa(dnnl_cpu_isa_t isa) {
+    switch (isa) {
+    case dnnl_cpu_isa_sse41: return "sse41";
+    case dnnl_cpu_isa_avx: return "avx";
+    case dnnl_cpu_isa_avx2: return "avx2";
+    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
+    case dnnl_cpu_isa_avx512_core: return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+    default: return "?";
+    }
+}
+#endif
+
+/* The library's name, version and the kernels it picked for this CPU, as a JSON fragment. */
+static void print_library(void) {
+#if defined(FLOORS_ONEDNN)
+    const dnnl_version_t *v = dnnl_version();
+    printf("\"library\": \"onednn\", \"version\": \"%d.%d.%d\", \"kernels\": \"%s\"", v->major, v->minor,
+           v->patch, onednn_isa(dnnl_get_effective_cpu_isa()));
+#elif defined(FLOORS_BLIS)
+    printf("\"library\": \"blis\", \"version\": \"%s\", \"kernels\": \"%s\"", bli_info_get_version_str(),
+           bli_arch_string(bli_arch_query_id()));
+#else
+    char version[32] = "?"; /* openblas_get_config(): "OpenBLAS 0.3.21 DYNAMIC_ARCH ..." */
+    sscanf(openblas_get_config(), "OpenBLAS %31s", version);
+    printf("\"library\": \"openblas\", \"version\": \"%s\", \"kernels\": \"%s\"", version,
+           openblas_get_corename());
+#endif
+}
+
 typedef struct {
     long rows, in, hidden, out;
 } Shape;
@@ -195,10 +272,8 @@ static void free_buffers(Buffers *b) {
 }
 
 static void mlp_batch(const Shape *s, const Buffers *b, long rows) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)s->hidden, (int)s->in,
-                1.0f, b->x, (int)s->in, g_w1, (int)s->in, 0.0f, b->h, (int)s->hidden);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)s->out, (int)s->hidden,
-                1.0f, b->h, (int)s->hidden, g_w2, (int)s->hidden, 0.0f, b->y, (int)s->out);
+    sgemm_nt(rows, s->hidden, s->in, b->x, g_w1, b->h);
+    sgemm_nt(rows, s->out, s->hidden, b->h, g_w2, b->y);
 }
 
 static long batch_count(const Shape *s) { return (s->rows + BATCH_ROWS - 1) / BATCH_ROWS; }
@@ -208,9 +283,9 @@ static long batch_rows(const Shape *s, long k) {
     return left < BATCH_ROWS ? left : BATCH_ROWS;
 }
 
-/* (a) all cores inside BLAS, batches in sequence. */
-static double time_blas_threads(const Shape *s, int cores) {
-    openblas_set_num_threads(cores);
+/* (a) all cores inside the library, batches in sequence. */
+static double time_library_threads(const Shape *s, int cores) {
+    set_library_threads(cores);
     Buffers b = make_buffers(s);
     mlp_batch(s, &b, batch_rows(s, 0)); /* warm-up: BLAS thread pool, page faults */
     double start = now_seconds();
@@ -220,7 +295,7 @@ static double time_blas_threads(const Shape *s, int cores) {
     return seconds;
 }
 
-/* (b) one BLAS thread per worker, ncores workers sharing the batches. */
+/* (b) one library thread per worker, ncores workers sharing the batches. */
 typedef struct {
     const Shape *shape;
     Buffers buffers;
@@ -230,6 +305,7 @@ typedef struct {
 
 static void *worker_main(void *arg) {
     Worker *w = arg;
+    set_library_threads(1);                                   /* OpenMP: a setting per thread */
     mlp_batch(w->shape, &w->buffers, batch_rows(w->shape, 0)); /* warm-up */
     pthread_barrier_wait(w->barrier);                         /* all ready: timing starts */
     for (long k = w->first; k < batch_count(w->shape); k += w->step)
@@ -238,7 +314,7 @@ static void *worker_main(void *arg) {
 }
 
 static double time_worker_threads(const Shape *s, int cores) {
-    openblas_set_num_threads(1);
+    set_library_threads(1);
     pthread_barrier_t barrier;
     if (pthread_barrier_init(&barrier, NULL, (unsigned)cores + 1) != 0) die("pthread_barrier_init");
     Worker *workers = calloc((size_t)cores, sizeof *workers);
@@ -279,16 +355,18 @@ static int sgemm_floor(const char *rows, const char *in, const char *hidden, con
     g_w1 = w1;
     g_w2 = w2;
 
-    double a = time_blas_threads(&s, cores);
+    double a = time_library_threads(&s, cores);
     double b = time_worker_threads(&s, cores);
     double best = a < b ? a : b;
     double flops = 2.0 * (double)s.rows * (double)(s.in * s.hidden + s.hidden * s.out);
 
-    printf("{\"floor\": \"sgemm\", \"rows\": %ld, \"in\": %ld, \"hidden\": %ld, \"out\": %ld, "
+    printf("{\"floor\": \"sgemm\", ");
+    print_library();
+    printf(", \"rows\": %ld, \"in\": %ld, \"hidden\": %ld, \"out\": %ld, "
            "\"cores\": %d, \"batch_rows\": %d, \"seconds\": %.6f, \"gflops\": %.2f, \"best\": \"%s\", "
-           "\"blas_threads_seconds\": %.6f, \"worker_threads_seconds\": %.6f}\n",
+           "\"library_threads_seconds\": %.6f, \"worker_threads_seconds\": %.6f}\n",
            s.rows, s.in, s.hidden, s.out, cores, BATCH_ROWS, best, flops / best / 1e9,
-           a <= b ? "blas-threads" : "worker-threads", a, b);
+           a <= b ? "library-threads" : "worker-threads", a, b);
     free(w1);
     free(w2);
     return 0;

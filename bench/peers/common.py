@@ -1,5 +1,6 @@
-"""What the three peer scripts share: the workloads' command line, output layout and weights."""
+"""What the peer scripts share: the workloads' command line, output layout, weights and fsync."""
 import argparse
+import os
 
 import h5py
 import numpy as np
@@ -9,13 +10,15 @@ DATASET = "x"
 WORKLOADS = ["relu", "mlp", "gzip"]
 
 
-def parse_args(doc):
-    """The peers' shared command line: --workload, --input, --output, --weights."""
+def parse_args(doc, model=False):
+    """The peers' shared command line: --workload, --input, --output, --weights (and --model)."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--workload", required=True, choices=WORKLOADS)
     parser.add_argument("--input", required=True)
     parser.add_argument("--output", required=True)
     parser.add_argument("--weights")
+    if model:
+        parser.add_argument("--model", help="the workload's .onnx file (default: build it in memory)")
     return parser.parse_args()
 
 
@@ -29,6 +32,15 @@ def output_options(workload):
 def output_chunks(rows, width):
     """The output's chunk shape: 8192 rows, as the workload's h5batch pipeline writes."""
     return (min(CHUNK_ROWS, max(rows, 1)), width)
+
+
+def fsync(path):
+    """Flush the closed output to disk, as h5batch and the copy floor do with theirs."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def load_weights(path):

@@ -2,7 +2,8 @@
 
 dask's default threaded scheduler runs the chunks on one thread per core. h5py lets only
 one thread into libhdf5 at a time, so reading, decompressing, compressing and writing are
-serialized; numpy's own work (and its OpenBLAS threads) runs in parallel.
+serialized; numpy's own work (and its OpenBLAS threads) runs in parallel. The output is
+fsynced once to_hdf5 has closed it, as h5batch does with its own.
 
     python3 dask_array.py --workload relu|mlp|gzip --input IN.h5 --output OUT.h5 [--weights W.h5]
 """
@@ -10,7 +11,7 @@ import dask.array as da
 import h5py
 import numpy as np
 
-from common import CHUNK_ROWS, DATASET, load_weights, output_chunks, output_options, parse_args
+from common import CHUNK_ROWS, DATASET, fsync, load_weights, output_chunks, output_options, parse_args
 
 
 def main():
@@ -30,6 +31,7 @@ def main():
         y = y.astype(np.float32)
         rows, width = y.shape
         da.to_hdf5(args.output, "/" + DATASET, y, chunks=output_chunks(rows, width), **output_options(args.workload))
+    fsync(args.output)
 
 
 if __name__ == "__main__":

@@ -2,13 +2,15 @@
 
 This is the loop most users write first (see the top of the project README). Memory stays
 at a few batches; reading, computing and writing happen one after another on one thread,
-except that numpy's matrix products use OpenBLAS's own threads.
+except that numpy's matrix products use OpenBLAS's own threads. The output is fsynced once
+closed, as h5batch does with its own.
 
     python3 h5py_stream.py --workload relu|mlp|gzip --input IN.h5 --output OUT.h5 [--weights W.h5]
 """
 import h5py
 
-from common import CHUNK_ROWS as BATCH, DATASET, compute, load_weights, output_chunks, output_options, parse_args
+from common import (CHUNK_ROWS as BATCH, DATASET, compute, fsync, load_weights, output_chunks, output_options,
+                    parse_args)
 
 
 def main():
@@ -23,6 +25,7 @@ def main():
                                     **output_options(args.workload))
         for start in range(0, rows, BATCH):
             y_out[start:start + BATCH] = compute(args.workload, x_in[start:start + BATCH], weights)
+    fsync(args.output)
 
 
 if __name__ == "__main__":
