@@ -17,7 +17,7 @@ import Glibc
 /// Why drop: a write into page-cache pages the kernel has to find first costs far more than the
 /// copy. On this project's VMs, writing 1 GiB into fresh page cache took 2.5–3.5 s of system
 /// time, and 0.4 s when the pages written 64 MiB earlier were written back and dropped, so
-/// the kernel reuses them (`bench/README.md`). A batch job's output is not read back soon,
+/// the kernel reuses them (docs/ARCHITECTURE.md). A batch job's output is not read back soon,
 /// and dropping it also spares the page cache that holds the input.
 ///
 /// The file is opened again, read-only, by path: a descriptor of its own that holds none of
