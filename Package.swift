@@ -28,12 +28,19 @@ let package = Package(
             pkgConfig: "libdeflate",
             providers: [.apt(["libdeflate-dev"])]
         ),
+        // The hot loops in C, compiled for several x86-64 ISA levels and chosen at run time
+        // (Sources/CKernels/kernels.inc).
+        .target(
+            name: "CKernels",
+            exclude: ["kernels.inc"]
+        ),
         .target(
             name: "H5Batch",
             dependencies: [
                 "CHDF5",
                 "CDNNL",
                 "CDeflate",
+                "CKernels",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),

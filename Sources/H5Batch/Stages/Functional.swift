@@ -1,25 +1,21 @@
+import CKernels
+
 /// The stages as plain functions on buffers, like `torch.nn.functional`.
 ///
 /// Buffer forms work in place on rows stored contiguously; array forms return a new array.
-/// Loops run over raw pointers so the compiler vectorizes them.
+/// The buffer forms run CKernels' vector loops, built for several ISA levels and chosen at run
+/// time (`VectorKernels`).
 public enum Functional {
     /// `F.relu`: `max(x, 0)`; NaN stays NaN.
     public static func relu(_ x: UnsafeMutableBufferPointer<Float>) {
         guard let p = x.baseAddress else { return }
-        for i in 0..<x.count {
-            let v = p[i]
-            // `!(v <= 0)` is true for NaN too, so NaN passes through as in PyTorch.
-            p[i] = !(v <= 0) ? v : 0
-        }
+        ck_relu(p, x.count)
     }
 
     /// `F.leaky_relu`: `x` if `x > 0`, else `negativeSlope · x`.
     public static func leakyReLU(_ x: UnsafeMutableBufferPointer<Float>, negativeSlope: Float = 0.01) {
         guard let p = x.baseAddress else { return }
-        for i in 0..<x.count {
-            let v = p[i]
-            p[i] = v > 0 ? v : v * negativeSlope
-        }
+        ck_leaky_relu(p, x.count, negativeSlope)
     }
 
     /// `F.prelu`: `x` if `x > 0`, else `a · x`; `weight` holds one `a` or one per feature of
@@ -28,54 +24,34 @@ public enum Functional {
         if weight.count == 1 { return leakyReLU(x, negativeSlope: weight[0]) }
         precondition(weight.count == width && width > 0 && x.count % width == 0, "prelu: weights do not fit the rows")
         guard let p = x.baseAddress else { return }
-        weight.withUnsafeBufferPointer { w in
-            let a = w.baseAddress!
-            for row in 0..<(x.count / width) {
-                let r = p + row * width
-                for j in 0..<width {
-                    let v = r[j]
-                    r[j] = v > 0 ? v : v * a[j]
-                }
-            }
-        }
+        weight.withUnsafeBufferPointer { w in ck_prelu(p, x.count / width, width, w.baseAddress!) }
     }
 
     /// `F.elu`: `x` if `x > 0`, else `alpha · (exp(x) − 1)`, with `exp(x) − 1` computed as an
     /// accurate expm1 so small negative inputs keep their precision.
     public static func elu(_ x: UnsafeMutableBufferPointer<Float>, alpha: Float = 1.0) {
         guard let p = x.baseAddress else { return }
-        for i in 0..<x.count {
-            let v = p[i]
-            p[i] = v > 0 ? v : alpha * expm1(v)
-        }
+        ck_elu(p, x.count, alpha)
     }
 
     /// `torch.sigmoid`: `1 / (1 + exp(−x))`; −∞ → 0, +∞ → 1, NaN stays NaN.
     public static func sigmoid(_ x: UnsafeMutableBufferPointer<Float>) {
         guard let p = x.baseAddress else { return }
-        for i in 0..<x.count { p[i] = 1 / (1 + exp(-p[i])) }
+        ck_sigmoid(p, x.count)
     }
 
     /// `torch.tanh`, as `expm1(2x) / (expm1(2x) + 2)`: accurate near 0, ±1 beyond |x| = 10
     /// (where float32 `tanh` is ±1 anyway); NaN stays NaN.
     public static func tanh(_ x: UnsafeMutableBufferPointer<Float>) {
         guard let p = x.baseAddress else { return }
-        for i in 0..<x.count {
-            let v = p[i]
-            let clamped = v < -10 ? -10 : (v > 10 ? 10 : v)  // NaN passes through
-            let e = expm1(2 * clamped)
-            p[i] = e / (e + 2)
-        }
+        ck_tanh(p, x.count)
     }
 
     /// `F.silu` (swish): `x · sigmoid(x)`, computed as PyTorch does, `x / (1 + exp(−x))`, so
     /// −∞ gives NaN (−∞/∞) as it does in PyTorch.
     public static func silu(_ x: UnsafeMutableBufferPointer<Float>) {
         guard let p = x.baseAddress else { return }
-        for i in 0..<x.count {
-            let v = p[i]
-            p[i] = v / (1 + exp(-v))
-        }
+        ck_silu(p, x.count)
     }
 
     /// `F.gelu` with `approximate='none'`: `x · Φ(x) = x/2 · erfc(−x/√2)`, through an erfc
@@ -83,47 +59,27 @@ public enum Functional {
     /// keeps its relative precision; −∞ gives NaN (−∞ · 0) as in PyTorch.
     public static func gelu(_ x: UnsafeMutableBufferPointer<Float>) {
         guard let p = x.baseAddress else { return }
-        for i in 0..<x.count {
-            let v = p[i]
-            p[i] = 0.5 * v * erfc(-v * 0.707_106_77)
-        }
+        ck_gelu(p, x.count)
     }
 
     /// `F.gelu` with `approximate='tanh'`: `x/2 · (1 + tanh(√(2/π)·(x + 0.044715·x³)))`,
     /// computed as the equal `x / (1 + exp(−2u))`; −∞ gives NaN as in PyTorch.
     public static func geluTanh(_ x: UnsafeMutableBufferPointer<Float>) {
         guard let p = x.baseAddress else { return }
-        for i in 0..<x.count {
-            let v = p[i]
-            let u = 0.797_884_56 * (v + 0.044_715 * v * v * v)
-            p[i] = v / (1 + exp(-2 * u))
-        }
+        ck_gelu_tanh(p, x.count)
     }
 
     /// `F.softplus`: `log(1 + exp(β·x)) / β`, or `x` where `β·x > threshold` (PyTorch's
     /// defaults: β = 1, threshold = 20); −∞ gives 0, NaN stays NaN.
     public static func softplus(_ x: UnsafeMutableBufferPointer<Float>, beta: Float = 1, threshold: Float = 20) {
         guard let p = x.baseAddress else { return }
-        for i in 0..<x.count {
-            let v = p[i]
-            let a = v * beta
-            // log(1 + eᵃ) = max(a, 0) + log1p(e^−|a|), and log1p(y) = 2·atanh(y / (2 + y)), whose
-            // series in s = y / (2 + y) ≤ 1/3 reaches float32 precision by s¹³: no libm call, so
-            // the loop vectorizes.
-            let y = exp(a < 0 ? a : -a)
-            let s = y / (2 + y), s2 = s * s
-            let series = 1 + s2 * (1.0 / 3 + s2 * (1.0 / 5 + s2 * (1.0 / 7 + s2 * (1.0 / 9 + s2 * (1.0 / 11 + s2 * (1.0 / 13))))))
-            p[i] = a > threshold ? v : ((a > 0 ? a : 0) + 2 * s * series) / beta
-        }
+        ck_softplus(p, x.count, beta, threshold)
     }
 
     /// `F.hardtanh`: `x` clamped to `[minVal, maxVal]` (defaults −1, 1); NaN stays NaN.
     public static func hardtanh(_ x: UnsafeMutableBufferPointer<Float>, minVal: Float = -1, maxVal: Float = 1) {
         guard let p = x.baseAddress else { return }
-        for i in 0..<x.count {
-            let v = p[i]
-            p[i] = v < minVal ? minVal : (v > maxVal ? maxVal : v)
-        }
+        ck_hardtanh(p, x.count, minVal, maxVal)
     }
 
     /// `F.softmax` over the last dimension (rows of `width`): `exp(x − max) / Σ exp(x − max)`,
@@ -132,22 +88,7 @@ public enum Functional {
     public static func softmax(_ x: UnsafeMutableBufferPointer<Float>, width: Int) {
         precondition(width > 0 && x.count % width == 0, "softmax: the buffer does not hold whole rows")
         guard let p = x.baseAddress else { return }
-        for row in 0..<(x.count / width) {
-            let r = p + row * width
-            var largest = -Float.infinity
-            for j in 0..<width { largest = r[j] > largest ? r[j] : largest }
-            // The sum in double: a float32 running sum over a vocabulary-wide row (50,000 values)
-            // drifts by more than 10⁻⁴.
-            var sum: Double = 0
-            for j in 0..<width {
-                let e = exp(r[j] - largest)
-                r[j] = e
-                sum += Double(e)
-            }
-            // NaN in the row (or ∞ − ∞) reaches the sum, and every value through it.
-            let scale = Float(1 / sum)
-            for j in 0..<width { r[j] *= scale }
-        }
+        ck_softmax(p, x.count / width, width)
     }
 
     /// `F.linear`: `y = x·Wᵀ + b` for `rows` rows, through oneDNN's sgemm (`GEMM`) on
@@ -208,6 +149,10 @@ public enum Functional {
     }
 
     // MARK: - Vector-friendly exp, erfc, expm1
+
+    // The kernels (Sources/CKernels/kernels.inc) compute these same formulas in C, operation for
+    // operation and with the same constants, so a value from one of these functions and the
+    // kernels' result agree bit for bit. Change both together.
 
     /// `exp(x)` in float32, branch-free so loops calling it vectorize: `2ⁿ · (1 + expm1(r))`
     /// as in `expm1`. 0 below −87.3 (where float32 `exp` leaves the normal range), +∞ above

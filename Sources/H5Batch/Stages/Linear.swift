@@ -70,12 +70,6 @@ public struct Linear: Stage {
     /// Adds the bias to every row of `output`.
     func addBias(_ output: UnsafeMutableBufferPointer<Float>, rows: Int) {
         guard let bias, let y = output.baseAddress else { return }
-        bias.withUnsafeBufferPointer { b in
-            let bp = b.baseAddress!
-            for row in 0..<rows {
-                let r = y + row * outFeatures
-                for j in 0..<outFeatures { r[j] += bp[j] }
-            }
-        }
+        bias.withUnsafeBufferPointer { b in VectorKernels.addBias(b.baseAddress!, rows: rows, width: outFeatures, to: y) }
     }
 }

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Per-feature statistics of the rows one stage produced: counts of zeros, negatives and
 /// non-finite values, the finite values' minimum, maximum, mean and variance.
 ///
@@ -91,7 +93,8 @@ public struct FeatureStatistics: Sendable, Equatable, Codable {
     }
 
     /// One pass over a block of fresh statistics: counts, extremes, and the shifted float32
-    /// sums the mean and M2 come from, eight features at a time (SIMD), then the rest.
+    /// sums the mean and M2 come from (CKernels' `stats_count`: a vector of features at a time,
+    /// each feature's sums row by row).
     private mutating func count(_ values: UnsafePointer<Float>, rows count: Int, shift around: [Double]?) {
         let width = self.width
         var shift = [Float](repeating: 0, count: width)
@@ -108,49 +111,10 @@ public struct FeatureStatistics: Sendable, Equatable, Codable {
         sum.withUnsafeMutableBufferPointer { sum in
         squares.withUnsafeMutableBufferPointer { squares in
         shift.withUnsafeBufferPointer { shift in
-            typealias Vector = SIMD8<Float>
-            typealias Counts = SIMD8<Int32>
-            let lanes = width / 8 * 8
-            let raw = UnsafeRawPointer(values)
-            for f in stride(from: 0, to: lanes, by: 8) {
-                let center = UnsafeRawPointer(shift.baseAddress! + f).loadUnaligned(as: Vector.self)
-                var zero = Counts(), negative = Counts(), finite = Counts()
-                var low = UnsafeRawPointer(minimum.baseAddress! + f).loadUnaligned(as: Vector.self)
-                var high = UnsafeRawPointer(maximum.baseAddress! + f).loadUnaligned(as: Vector.self)
-                var total = Vector(), square = Vector()
-                for row in 0..<count {
-                    let v = (raw + (row * width + f) * 4).loadUnaligned(as: Vector.self)
-                    let isFinite = (v - v) .== 0  // NaN and ±∞ give NaN
-                    zero &+= Counts(repeating: 0).replacing(with: 1, where: v .== 0)
-                    negative &+= Counts(repeating: 0).replacing(with: 1, where: v .< 0)
-                    finite &+= Counts(repeating: 0).replacing(with: 1, where: isFinite)
-                    low = low.replacing(with: v, where: isFinite .& (v .< low))
-                    high = high.replacing(with: v, where: isFinite .& (v .> high))
-                    let d = (v - center).replacing(with: 0, where: .!isFinite)
-                    total += d
-                    square += d * d
-                }
-                for lane in 0..<8 {
-                    zeros[f + lane] = zero[lane]; negatives[f + lane] = negative[lane]; finiteCount[f + lane] = finite[lane]
-                    minimum[f + lane] = low[lane]; maximum[f + lane] = high[lane]
-                    sum[f + lane] = total[lane]; squares[f + lane] = square[lane]
-                }
-            }
-            for row in 0..<count {
-                let r = values + row * width
-                for f in lanes..<width {
-                    let v = r[f]
-                    let isFinite = v.isFinite
-                    zeros[f] &+= v == 0 ? 1 : 0
-                    negatives[f] &+= v < 0 ? 1 : 0
-                    finiteCount[f] &+= isFinite ? 1 : 0
-                    minimum[f] = isFinite && v < minimum[f] ? v : minimum[f]
-                    maximum[f] = isFinite && v > maximum[f] ? v : maximum[f]
-                    let d = isFinite ? v - shift[f] : 0
-                    sum[f] += d
-                    squares[f] += d * d
-                }
-            }
+            var out = ck_stats_out(zeros: zeros.baseAddress, negatives: negatives.baseAddress, finite: finiteCount.baseAddress,
+                                   minimum: minimum.baseAddress, maximum: maximum.baseAddress, sum: sum.baseAddress,
+                                   squares: squares.baseAddress)
+            ck_stats_count(values, count, width, shift.baseAddress, &out)
         }}}}}}}}
         rows = count
         for f in 0..<width {
