@@ -68,7 +68,7 @@ extension H5BatchCommand {
             let schedule = sweep.schedule
             printError("bench: \(schedule.count) runs of \(plan.description)")
             let gemm = GEMM.kernels
-            printError("bench: GEMM \(gemm.summary); the CPU offers \(gemm.cpuVectors)")
+            printError("bench: GEMM \(gemm.summary); the CPU offers \(gemm.cpuVectors); vector kernels \(VectorKernels.isa)")
             if let warning = gemm.warning { printError("warning: " + warning) }
             for (index, (combination, repetition)) in schedule.enumerated() {
                 let result = try runChild(combination, scratch: scratch)

@@ -80,7 +80,8 @@ struct PlanText {
             "\(run.mode.rawValue), batches of \(plural(run.batchRows, "row"))\(rounding), \(plural(run.batches, "batch", "batches"))",
             plural(run.workers, "worker") + (run.workersSetting == "auto" ? " (auto: one per active core)" : "")
                 + ", each product on its worker's thread: \(plural(run.workers * run.gemm.threadsPerCall, "compute thread")) on \(plural(run.cores, "core"))",
-            "GEMM: \(run.gemm.library) \(run.gemm.version), \(run.gemm.isa) kernels (the CPU offers \(run.gemm.cpuVectors))",
+            "GEMM: \(run.gemm.library) \(run.gemm.version), \(run.gemm.isa) kernels (the CPU offers \(run.gemm.cpuVectors));"
+                + " activations and conversions: \(run.vectorKernels) kernels",
         ] + (run.gemm.warning.map { ["warning: " + $0] } ?? []) + [
             output.chunks == nil ? "output not chunked (no rows)" : "output chunks of \(plural(output.chunkRows, "row"))",
         ])

@@ -155,6 +155,7 @@ extension RunReport {
                                  "isa": .string(gemm.isa), "cpu_vectors": .string(gemm.cpuVectors),
                                  "threads_per_product": .stringConvertible(gemm.threadsPerCall)]),
             "compute_threads": .stringConvertible(workers * gemm.threadsPerCall),
+            "vector_kernels": .string(vectorKernels),
         ].merging(statistics.map { ["stats": .array($0.flatMap { dataset in
             dataset.statistics.stages.map { stage -> Logger.MetadataValue in
                 let dead = stage.features.deadUnits

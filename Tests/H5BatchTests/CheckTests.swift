@@ -130,7 +130,7 @@ struct CheckTests {
                                                    filters: ["shuffle", "gzip(4)"], bytes: 640_000, path: "raw chunks"))
         #expect(plan.run == PipelinePlan.Execution(mode: .minibatch, batchRowsSetting: 2000, batchRows: 2000, batches: 5,
                                                    workersSetting: "3", workers: 3, cores: SystemInfo.activeCores,
-                                                   gemm: GEMM.kernels))
+                                                   gemm: GEMM.kernels, vectorKernels: VectorKernels.isa))
 
         // Mini-batch: min(batches, workers + 2) batch buffers of input, output and stored chunks.
         let mini = plan.memory.minibatch
@@ -361,7 +361,7 @@ struct CheckTests {
                                                  "--mode", "full", "--output", folder.file("x.h5:/y")]).stdout)
         #expect(plan.run == PipelinePlan.Execution(mode: .full, batchRowsSetting: 2600, batchRows: 3000, batches: 4,
                                                    workersSetting: "2", workers: 2, cores: SystemInfo.activeCores,
-                                                   gemm: GEMM.kernels))
+                                                   gemm: GEMM.kernels, vectorKernels: VectorKernels.isa))
         #expect(plan.output.file == folder.file("x.h5") && plan.output.dataset == "/y")
         try expectSameFailure([yaml, "--batch-rows", "0"], status: 64, mentions: "--batch-rows must be at least 1",
                               folder: folder, planPrinted: false)

@@ -103,6 +103,8 @@ public struct PipelinePlan: Sendable, Codable {
         public let cores: Int
         /// The GEMM library and kernels the linear stages run on (one thread per product).
         public let gemm: GEMMKernels
+        /// The level of the vector kernels: `avx512`, `avx2` or `sse2` (`VectorKernels.isa`).
+        public let vectorKernels: String
     }
 
     /// Mini-batch mode's peak: the buffers `MiniBatchRunner` allocates and touches up front,
@@ -322,7 +324,7 @@ public struct PipelinePlan: Sendable, Codable {
         run = Execution(mode: mode, batchRowsSetting: config.run.batchRows, batchRows: batchRows,
                         batches: BatchPlan(rows: rows, batchRows: batchRows).count,
                         workersSetting: config.run.workers.map(String.init) ?? "auto", workers: workers,
-                        cores: SystemInfo.activeCores, gemm: GEMM.kernels)
+                        cores: SystemInfo.activeCores, gemm: GEMM.kernels, vectorKernels: VectorKernels.isa)
 
         // The output as PreparedJob.createOutput makes it, and the writer BatchWriter would be.
         let out = config.output

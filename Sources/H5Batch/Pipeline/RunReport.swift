@@ -58,6 +58,9 @@ public struct RunReport: Codable, Sendable, Equatable {
     public var linearFlops = 0
     /// The GEMM library and kernels the linear stages ran on.
     public var gemm = GEMM.kernels
+    /// The level of the vector kernels (activations, conversions, shuffle, counting):
+    /// `avx512`, `avx2` or `sse2` (`VectorKernels.isa`).
+    public var vectorKernels = VectorKernels.isa
 
     /// An empty report, filled in by the run.
     public init() {}

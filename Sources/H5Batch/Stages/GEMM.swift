@@ -1,4 +1,5 @@
 import CDNNL
+import CKernels
 import Foundation
 
 /// The matrix product every linear stage runs on: oneDNN's `dnnl_sgemm`.
@@ -52,8 +53,8 @@ public struct GEMMKernels: Codable, Sendable, Equatable {
     /// oneDNN's name for the instruction set its kernels use here: `avx512_core`,
     /// `avx512_core_bf16`, `avx2`, `sse41`, … (`DNNL_MAX_CPU_ISA` can lower it).
     public var isa: String
-    /// The widest vectors the CPU offers, in the same terms: `avx512_core`, `avx2`, `sse41` or
-    /// `generic`.
+    /// The widest vectors the CPU offers, in the same terms: `avx512_core` (AVX-512 F, BW, VL,
+    /// DQ), `avx2` (with FMA) or `sse2`; the same test that picks CKernels' level.
     public var cpuVectors: String
     /// Threads inside each product: always 1 (the workers are the parallelism).
     public var threadsPerCall: Int
@@ -77,7 +78,7 @@ public struct GEMMKernels: Codable, Sendable, Equatable {
     static let current: GEMMKernels = {
         let version = dnnl_version().pointee
         return GEMMKernels(library: "oneDNN", version: "\(version.major).\(version.minor).\(version.patch)",
-                           isa: isaName(dnnl_get_effective_cpu_isa()), cpuVectors: cpuVectorsName(h5b_cpu_vector_level()),
+                           isa: isaName(dnnl_get_effective_cpu_isa()), cpuVectors: cpuVectorsName(ckernels_cpu_best_level()),
                            threadsPerCall: 1)
     }()
 
@@ -97,15 +98,20 @@ public struct GEMMKernels: Codable, Sendable, Equatable {
         }
     }
 
-    private static func cpuVectorsName(_ level: Int32) -> String {
-        ["generic", "sse41", "avx2", "avx512_core"][Int(min(max(level, 0), 3))]
+    private static func cpuVectorsName(_ level: ck_level) -> String {
+        switch level {
+        case .CK_LEVEL_AVX512: "avx512_core"
+        case .CK_LEVEL_AVX2: "avx2"
+        default: "sse2"
+        }
     }
 
-    /// 0 generic, 1 SSE4.1/AVX, 2 AVX2, 3 AVX-512 (the families that change vector width).
+    /// 0 generic, 1 SSE2/SSE4.1/AVX, 2 AVX2, 3 AVX-512 (the families that change vector width
+    /// or add FMA).
     private static func vectorLevel(_ isa: String) -> Int {
         if isa.hasPrefix("avx512") { return 3 }
         if isa.hasPrefix("avx2") { return 2 }
-        if isa == "sse41" || isa == "avx" { return 1 }
+        if isa.hasPrefix("sse") || isa == "avx" { return 1 }
         return 0
     }
 }
