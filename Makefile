@@ -6,7 +6,7 @@ APT_PACKAGES := pkg-config libhdf5-dev libdnnl-dev libdeflate-dev hdf5-tools
 TEST_APT_PACKAGES := openmpi-bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps test-deps build demo test sanitize fuzz bench clean
+.PHONY: all deps test-deps build demo test test-quick sanitize fuzz bench clean
 
 all: build
 
@@ -40,6 +40,13 @@ test: test-deps
 	$(SWIFT) build --build-tests
 	H5BATCH_BIN="$(CURDIR)/.build/debug/h5batch" $(SWIFT) test
 
+# The suites that do not run the binary end to end (those tagged .endToEnd), for a quick loop
+# while editing; `make test` runs everything.
+END_TO_END_SUITES := ResumeTests|ShardRunTests|MPITests|ClusterConfigTests|BadDataTests|FuzzTests|EndToEndTests|UnattendedTests
+test-quick: test-deps
+	$(SWIFT) build --build-tests
+	H5BATCH_BIN="$(CURDIR)/.build/debug/h5batch" $(SWIFT) test --skip '$(END_TO_END_SUITES)'
+
 # The whole test suite under ThreadSanitizer, then AddressSanitizer (with LeakSanitizer). The
 # binary the end-to-end tests run is the sanitized build too, and a report from it changes its
 # exit status (to 86 or 87), which fails the test that ran it. Separate build folders, so the
@@ -54,7 +61,7 @@ sanitize: test-deps
 	  LSAN_OPTIONS="suppressions=$(CURDIR)/Tests/sanitizers/lsan.supp:print_suppressions=0" \
 	  $(SWIFT) test --skip-build --sanitize=address --scratch-path .build/sanitize-address
 
-# The fuzz tests of Tests/H5BatchTests/FuzzTests.swift, longer than in `make test` (10,000
+# The fuzz tests of Tests/H5BatchTests/EndToEnd/FuzzTests.swift, longer than in `make test` (10,000
 # pipeline files, 200 of them through the binary, 100 damaged HDF5 files), every loaded pipeline
 # run, and a new seed each time. A failure names its seed and case:
 # `make fuzz H5BATCH_FUZZ_SEED=S H5BATCH_FUZZ_CASE=N` runs that case alone.

@@ -160,3 +160,9 @@ struct ReferenceCase: Sendable, CustomTestStringConvertible {
         """
     }
 }
+
+extension Tag {
+    /// Suites that run the built binary end to end (or many times over): the bulk of
+    /// `make test`'s time. `make test-quick` leaves them out.
+    @Tag static var endToEnd: Self
+}

@@ -5,7 +5,7 @@ import Testing
 /// What h5batch does for runs nobody watches (cron, systemd timers, CI): progress on a terminal
 /// and in logs, JSON log records, a Prometheus metrics file, provenance attributes on the
 /// output, and `--skip-if-fresh`. Every test runs the built binary.
-@Suite("unattended runs")
+@Suite("unattended runs", .tags(.endToEnd))
 struct UnattendedTests {
     /// Inputs shared by the tests, each generated on first use; tests that change an input work
     /// on a copy.

@@ -3,7 +3,7 @@ import Testing
 @testable import H5Batch
 
 /// The built `h5batch` binary, run as a user would: output, exit codes, stderr.
-@Suite("h5batch binary", .serialized)
+@Suite("h5batch binary", .serialized, .tags(.endToEnd))
 struct EndToEndTests {
     let data = Repo.data
 

@@ -122,7 +122,7 @@ func mlpPipeline(in folder: TemporaryFolder, input: String, output: String, batc
     """)
 }
 
-@Suite("shards through the binary: run --shard, merge into a virtual dataset or a copy")
+@Suite("shards through the binary: run --shard, merge into a virtual dataset or a copy", .tags(.endToEnd))
 struct ShardRunTests {
     /// Runs `pipeline` whole and as `count` shards, merges the shards, and returns the single
     /// run's output and the merged file.

@@ -7,7 +7,7 @@ import Yams
 /// given as Slurm would (an array's tasks with their variables, the dependent job after them);
 /// the Kubernetes manifest's commands run as its pods would. Both end in the merged output of a
 /// single run, bit for bit.
-@Suite("config/cluster examples: a Slurm job array with a dependent merge, a Kubernetes indexed Job")
+@Suite("config/cluster examples: a Slurm job array with a dependent merge, a Kubernetes indexed Job", .tags(.endToEnd))
 struct ClusterConfigTests {
     static let folder = Repo.config + "/cluster"
 

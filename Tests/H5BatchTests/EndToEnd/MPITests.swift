@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import H5Batch
 
-@Suite("mpirun: 3 ranks on this machine, each its own shard")
+@Suite("mpirun: 3 ranks on this machine, each its own shard", .tags(.endToEnd))
 struct MPITests {
     /// `mpirun` from Open MPI (`make test` installs openmpi-bin when it is missing).
     static let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first { FileManager.default.isExecutableFile(atPath: $0) }

@@ -7,7 +7,7 @@ import Testing
 /// weights. Every failure must be exactly one `error:` line with the right exit code, nothing
 /// from HDF5, and nothing left in the output folder (no output, `.partial`, `.lock` or
 /// checkpoint file).
-@Suite("bad data through the binary", .serialized)
+@Suite("bad data through the binary", .serialized, .tags(.endToEnd))
 struct BadDataTests {
     let data = Repo.data
 

@@ -710,7 +710,7 @@ func concurrentProblems(_ count: Int, _ body: @Sendable (Int) -> String?) -> [St
 
 // MARK: - Tests
 
-@Suite("Fuzzing")
+@Suite("Fuzzing", .tags(.endToEnd))
 struct FuzzTests {
     /// Chains longer than this run on `tinyInput` instead of the pipeline's input: a list of
     /// 20,000 stages is a fine test of the loader, but 20,000 passes over 10,000 rows take

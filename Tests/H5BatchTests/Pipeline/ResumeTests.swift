@@ -5,7 +5,7 @@ import Testing
 /// Checkpoints and `--resume` through the built binary: runs killed (SIGKILL), cut off by a
 /// simulated power failure, stopped by SIGINT and SIGTERM, and cut off by a full disk, each
 /// continued to an output identical, bit for bit, to an uninterrupted run's.
-@Suite("checkpoints and --resume", .serialized)
+@Suite("checkpoints and --resume", .serialized, .tags(.endToEnd))
 struct ResumeTests {
     /// An input, and the outputs of uninterrupted runs, shared by the tests (made once).
     final class Fixture: @unchecked Sendable {
