@@ -18,7 +18,8 @@ struct VectorKernelTests {
     /// values, values at the kernels' clamps, then a spread of ordinary values.
     static let specials: [Float] = [
         .nan, -.nan, Float(bitPattern: 0x7fa0_0001), Float(bitPattern: 0xffc1_2345), .infinity, -.infinity, 0, -0.0,
-        .leastNonzeroMagnitude, -.leastNonzeroMagnitude, 1e-40, -1e-40, .leastNormalMagnitude, -.leastNormalMagnitude,
+        .leastNonzeroMagnitude, -.leastNonzeroMagnitude, Float(bitPattern: 0x0001_16C2), -Float(bitPattern: 0x0001_16C2),  // ±1e-40, subnormal
+        .leastNormalMagnitude, -.leastNormalMagnitude,
         .greatestFiniteMagnitude, -.greatestFiniteMagnitude, 3e38, -3e38, 1e30, -1e30, 1e-30, -1e-30, 1e-8, -1e-8,
         -87.3, -87.31, -87.0, -87.01, 88, 88.01, 88.72, 88.73, 89, -10, -10.01, 10, 10.01, 20, 20.01, 0.75, -0.75,
         0.346_57, -0.346_57, 1, -1, 0.5, -0.5, 65504, 65520, -65520, 6e-8, 3e-8, 2.98e-8,
