@@ -20,6 +20,7 @@ public enum GEMM {
     static func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, transposeB: Bool,
                          c: UnsafeMutablePointer<Float>) {
         guard m > 0, n > 0 else { return }
+        precondition(k > 0, "GEMM: k must be positive (oneDNN refuses a leading dimension of 0)")
         singleThreaded()
         let status = dnnl_sgemm(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: transposeB ? "T" : "N")),
                                 dnnl_dim_t(m), dnnl_dim_t(n), dnnl_dim_t(k), 1, a, dnnl_dim_t(k),

@@ -61,6 +61,8 @@ public struct Linear: Stage {
     func multiply(_ x: UnsafeBufferPointer<Float>, rows: Int, into output: UnsafeMutableBufferPointer<Float>) {
         precondition(x.count >= rows * inFeatures && output.count >= rows * outFeatures, "linear: buffers too small")
         guard rows > 0 else { return }
+        // No input features: every output is an empty sum, 0.
+        guard inFeatures > 0 else { output.prefix(rows * outFeatures).update(repeating: 0); return }
         weight.withUnsafeBufferPointer { w in
             GEMM.multiply(m: rows, n: outFeatures, k: inFeatures, a: x.baseAddress!, b: w.baseAddress!,
                           transposeB: layout == .torch, c: output.baseAddress!)

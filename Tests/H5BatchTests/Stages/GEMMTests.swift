@@ -23,7 +23,7 @@ struct GEMMTests {
     @Test("products match a double-precision reference, for both weight layouts and odd shapes")
     func productsMatchReference() {
         var generator = SystemRandomNumberGenerator()
-        for (m, k, n) in [(1, 1, 1), (3, 5, 7), (257, 31, 65), (64, 256, 1024)] {
+        for (m, k, n) in [(1, 1, 1), (3, 5, 7), (257, 31, 65), (64, 256, 1024), (4, 0, 3)] {
             let a = (0..<(m * k)).map { _ in Float.random(in: -1...1, using: &generator) }
             let weight = (0..<(n * k)).map { _ in Float.random(in: -1...1, using: &generator) }  // [n, k]
             var expected = [Double](repeating: 0, count: m * n)
