@@ -33,11 +33,15 @@ struct FullDatasetRunner {
                 peak = max(peak, rows * (linear.inFeatures + linear.outFeatures) * 4)
             }
         }
-        return peak + chain.parameterBytes + ioBufferBytes + runtimeOverheadBytes
+        return peak + chain.parameterBytes + ioBufferBytes + runtimeOverheadBytes(chain)
     }
 
-    /// What the process takes besides its tensors: runtime, libraries, HDF5's caches.
-    static let runtimeOverheadBytes = 48 << 20
+    /// What the process takes besides its tensors: runtime, libraries, HDF5's caches; and, for a
+    /// chain with a linear stage, what oneDNN's first products add (its JIT-compiled kernels and
+    /// the tables and buffers they touch: 4–7 MiB measured at the first call).
+    static func runtimeOverheadBytes(_ chain: StageChain) -> Int {
+        (48 << 20) + (chain.linearFlopsPerRow > 0 ? 8 << 20 : 0)
+    }
 
     func run(control: StreamControl, report: inout RunReport) throws -> StreamOutcome {
         let first = plan.start

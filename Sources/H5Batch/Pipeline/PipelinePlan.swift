@@ -351,7 +351,7 @@ public struct PipelinePlan: Sendable, Codable {
         let paddedRows = rows.roundedUp(toMultipleOf: inputChunkRows)
         let ioBytes = Self.fullModeIOBufferBytes(workers: workers, batchRows: fullBatchRows, chain: chain)
         let needed = FullDatasetRunner.estimatedPeakBytes(rows: paddedRows, chain: chain, ioBufferBytes: ioBytes)
-        let runtime = FullDatasetRunner.runtimeOverheadBytes
+        let runtime = FullDatasetRunner.runtimeOverheadBytes(chain)
         let limit = config.run.memoryLimit.bytes(physicalMemory: SystemInfo.availableMemory)
         let full = FullMemory(rows: paddedRows, batchRows: fullBatchRows,
                               tensorBytes: needed - chain.parameterBytes - ioBytes - runtime,
@@ -391,7 +391,7 @@ public struct PipelinePlan: Sendable, Codable {
                                         batchRows: Int, workers: Int, cacheBatchRows: Int, outputChunks: [Int]?,
                                         outputType: StorageType, deflate: Deflate) -> MiniBatchMemory {
         let chain = job.chain
-        let runtime = FullDatasetRunner.runtimeOverheadBytes
+        let runtime = FullDatasetRunner.runtimeOverheadBytes(chain)
         let count = BatchPlan(rows: rows, batchRows: batchRows).count
         guard count > 0 else {
             // No rows: the runner allocates no batch at all.

@@ -146,7 +146,8 @@ struct CheckTests {
         #expect(full.tensorBytes == 10000 * (32 + 64) * 4)
         #expect(full.ioBufferBytes == (3 + 1) * 2000 * 32 * 4)
         #expect(full.totalBytes == full.tensorBytes + full.parameterBytes + full.ioBufferBytes + full.runtimeBytes)
-        #expect(full.runtimeBytes == 48 << 20 && mini.runtimeBytes == 48 << 20)
+        // The demo has linear stages: the runtime plus oneDNN's first products.
+        #expect(full.runtimeBytes == 56 << 20 && mini.runtimeBytes == 56 << 20)
         #expect(full.limitSetting == "80%" && !full.overLimit)
 
         #expect(plan.target == PipelinePlan.OutputState(path: folder.file("demo.h5"), exists: false, isDirectory: false, force: false,
