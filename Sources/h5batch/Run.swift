@@ -85,6 +85,11 @@ extension H5BatchCommand {
                            metadata: ["event": "shard_source", "shard": .stringConvertible(shard.index),
                                       "shards": .stringConvertible(shard.count)])
             }
+            // A run nobody watches should still say when its products run on narrow kernels.
+            if config.stages.contains(where: { if case .linear = $0 { return true } else { return false } }),
+               let warning = GEMM.kernels.warning {
+                log.warning("\(warning)", metadata: ["event": "narrow_kernels"])
+            }
             let stop = StopRequest()
             let signals = SignalHandling.stopOnInterrupt(stop)
             defer { signals.forEach { $0.cancel() } }

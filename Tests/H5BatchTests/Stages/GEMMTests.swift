@@ -38,7 +38,7 @@ struct GEMMTests {
         }
     }
 
-    @Test("DNNL_MAX_CPU_ISA lowers the kernels: the results still match PyTorch, the log says which ran, check warns",
+    @Test("DNNL_MAX_CPU_ISA lowers the kernels: the results still match PyTorch, the log says which ran, run and check warn",
           arguments: ["AVX2", "SSE41"])
     func cappedKernels(_ cap: String) throws {
         let folder = TemporaryFolder()
@@ -47,7 +47,12 @@ struct GEMMTests {
         let result = try runBinary(["run", Repo.config + "/demo.yaml", "--output", output, "--log-format", "json"],
                                    environment: environment)
         #expect(result.status == 0, "\(result.stderr)")
-        let done = try #require(UnattendedTests.jsonRecords(result.stderr).last)
+        let records = UnattendedTests.jsonRecords(result.stderr)
+        let narrower = GEMM.kernels.cpuVectors != cap.lowercased() && GEMM.kernels.cpuVectors != "sse2"
+        // The run itself warns, for the runs nobody watches.
+        #expect(records.contains { $0["event"] as? String == "narrow_kernels" && $0["level"] as? String == "warning" } == narrower,
+                "\(result.stderr)")
+        let done = try #require(records.last)
         let gemm = try #require(done["gemm"] as? [String: Any], "\(done)")
         #expect(gemm["library"] as? String == "oneDNN")
         #expect(gemm["isa"] as? String == cap.lowercased(), "\(gemm)")
@@ -62,7 +67,6 @@ struct GEMMTests {
         let check = try runBinary(["check", Repo.config + "/demo.yaml", "--output", folder.file("x.h5")], environment: environment)
         #expect(check.status == 0, "\(check.stderr)")
         #expect(check.stdout.contains("GEMM: oneDNN"), "\(check.stdout)")
-        let narrower = GEMM.kernels.cpuVectors != cap.lowercased() && GEMM.kernels.cpuVectors != "sse2"
         #expect(check.stdout.contains("warning: the GEMM kernels are \(cap.lowercased()) but this CPU offers") == narrower,
                 "\(check.stdout)")
     }
