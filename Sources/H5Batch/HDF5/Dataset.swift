@@ -15,6 +15,9 @@ public final class Dataset {
         public let name: String
         /// The filter's client data values (`cd_values`; for deflate, the level), at most 8.
         public let parameters: [UInt32]
+        /// Whether libhdf5 can apply the filter in this process: built in, registered, or its
+        /// plugin found (`H5Zfilter_avail`, which loads a plugin when it can).
+        public var isAvailable = true
         /// `gzip(LEVEL)`, `shuffle`, `fletcher32`, …; other filters by recorded name and id.
         public var description: String {
             switch id {
@@ -138,7 +141,10 @@ public final class Dataset {
                                     nameBuffer.count, &nameBuffer, &config)
             guard id >= 0 else { throw HDF5Error.fromStack(operation: what) }
             let name = String(decoding: nameBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            filters.append(Filter(id: Int(id), name: name, parameters: Array(parameters.prefix(min(parameterCount, 8)))))
+            var filter = Filter(id: Int(id), name: name, parameters: Array(parameters.prefix(min(parameterCount, 8))))
+            // Negative is an error finding out, positive available: only 0 says it is missing.
+            if H5Zfilter_avail(id) == 0 { filter.isAvailable = false; _ = H5Eclear2(h5b_E_DEFAULT()) }
+            filters.append(filter)
         }
         self.filters = filters
     }

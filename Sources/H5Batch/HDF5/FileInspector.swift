@@ -10,7 +10,8 @@ public enum FileInspector {
         public let dtype: String
         /// `contiguous`, `compact`, `virtual` or `chunks AxB`.
         public let layout: String
-        /// The filters, comma-separated (`shuffle, gzip(4)`), or `none`.
+        /// The filters, comma-separated (`shuffle, gzip(4)`), or `none`; a filter libhdf5 cannot
+        /// apply here is marked `(not available here)`.
         public let filters: String
     }
 
@@ -26,7 +27,8 @@ public enum FileInspector {
                            shape: dataset.shape.isEmpty ? "scalar" : dataset.shape.map(String.init).joined(separator: "x"),
                            dtype: dataset.elementType.description,
                            layout: dataset.storageDescription,
-                           filters: dataset.filters.isEmpty ? "none" : dataset.filters.map(\.description).joined(separator: ", "))
+                           filters: dataset.filters.isEmpty ? "none" : dataset.filters.map { $0.description + ($0.isAvailable ? "" : " (not available here)") }
+                               .joined(separator: ", "))
             }
         }
     }

@@ -473,6 +473,7 @@ public struct PipelinePlan: Sendable, Codable {
             case 65: kind = .data
             case 66: kind = .notFound
             case 73: kind = .cannotCreate
+            case 69: kind = .unavailable
             case 75: kind = .busy
             default: kind = .io
             }

@@ -33,6 +33,11 @@ struct PreparedJob {
                                                   elementSize: probe.elementType.size)
             return try handle.dataset(name, chunkCacheBytes: cache)
         }
+        if let missing = whole.filters.first(where: { !$0.isAvailable }) {
+            throw H5BatchError(.unavailable, "cannot read dataset \(name) in \(inputFile): it is stored with \(missing), "
+                + "a filter this machine's libhdf5 cannot apply (its plugin is not installed, or not on HDF5_PLUGIN_PATH); "
+                + "h5batch reads data stored with gzip, shuffle, fletcher32, szip, nbit and scaleoffset, and with any filter whose HDF5 plugin is installed")
+        }
         guard whole.elementType.isNumeric else {
             throw H5BatchError(.data, "dataset \(name) in \(inputFile) holds \(whole.elementType) values; h5batch reads integer and floating-point data")
         }

@@ -15,6 +15,9 @@ public struct H5BatchError: Error, CustomStringConvertible, Sendable, Equatable 
         case io
         /// Another run is writing the same output; try again later (EX_TEMPFAIL, 75).
         case busy
+        /// The data is fine but needs something this machine lacks, such as an HDF5 filter whose
+        /// plugin is not installed (EX_UNAVAILABLE, 69).
+        case unavailable
         /// Stopped on request, by `signal` (SIGINT, SIGTERM): 128 + the signal's number, as
         /// shells report a process the signal ended.
         case stopped(signal: Int32)
@@ -43,6 +46,7 @@ public struct H5BatchError: Error, CustomStringConvertible, Sendable, Equatable 
         case .cannotCreate: return 73
         case .io: return 74
         case .busy: return 75
+        case .unavailable: return 69
         case .stopped(let signal): return 128 + signal
         }
     }

@@ -412,4 +412,22 @@ struct BadDataTests {
             }
         }
     }
+
+    @Test("a filter libhdf5 cannot apply here (Blosc2): run and check exit 69, name the filter, never say corrupt; inspect marks it")
+    func unavailableFilter() throws {
+        let work = Workspace()
+        let input = data + "/filter-blosc2.h5"  // scripts/make_filter_fixtures.py
+        let message = "cannot read dataset /x in \(input): it is stored with blosc2 (32026), a filter this machine's libhdf5 "
+            + "cannot apply (its plugin is not installed, or not on HDF5_PLUGIN_PATH); h5batch reads data stored with gzip, "
+            + "shuffle, fletcher32, szip, nbit and scaleoffset, and with any filter whose HDF5 plugin is installed"
+        for mode in ["minibatch", "full"] {
+            let line = try expectFailure(work, input: input, dataset: "/x", run: "{ mode: \(mode) }", status: 69, message: message)
+            #expect(!line.contains("corrupt"))
+        }
+        let check = try runBinary(["check", pipeline(work, input: input, dataset: "/x")])
+        #expect(check.status == 69 && check.stderr == "error: " + message + "\n", "\(check.status): \(check.stderr)")
+        #expect(work.outContents.isEmpty)
+        let inspect = try runBinary(["inspect", input])
+        #expect(inspect.status == 0 && inspect.stdout.contains("blosc2 (32026) (not available here)"), "\(inspect.stdout)")
+    }
 }
