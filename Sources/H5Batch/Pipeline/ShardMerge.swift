@@ -127,7 +127,8 @@ public struct ShardMerge {
         openDatasets = ordered.map(\.dataset)
     }
 
-    /// The sources' datasets, kept open (on the lane that opened them) for `copy`.
+    /// The sources' datasets, kept open for `copy` (which reads them on its own lane; libhdf5 is
+    /// thread-safe, and only one lane uses them at a time).
     private let openDatasets: [Dataset]
 
     /// Orders shards by their placement and checks them: one run's shard count, every index
