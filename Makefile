@@ -4,9 +4,12 @@ SWIFT ?= swift
 # hdf5-tools for h5dump, pkg-config for SwiftPM to find them.
 APT_PACKAGES := pkg-config libhdf5-dev libdnnl-dev libdeflate-dev hdf5-tools
 TEST_APT_PACKAGES := openmpi-bin
+# The benchmark's floors: the copy floor and the OpenBLAS candidate build against OpenBLAS,
+# and BLIS is one more GEMM candidate (oneDNN comes with the build's packages).
+BENCH_APT_PACKAGES := gcc libopenblas-dev libblis-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps test-deps build demo test test-quick sanitize fuzz bench clean
+.PHONY: all deps test-deps bench-deps build demo test test-quick sanitize fuzz bench clean
 
 all: build
 
@@ -81,9 +84,13 @@ fuzz: test-deps
 	  H5BATCH_FUZZ_HDF5_ITERATIONS=$(H5BATCH_FUZZ_HDF5_ITERATIONS) \
 	  $(SWIFT) test --skip-build --filter FuzzTests
 
-# Benchmark against h5py, dask and the hardware floors (see bench/README.md); needs
-# python3 -m pip install -r bench/requirements.txt.
-bench: build
+bench-deps: deps
+	$(call install_missing,$(BENCH_APT_PACKAGES))
+
+# Benchmark against h5py, dask, PyTorch, ONNX Runtime and the hardware floors (see
+# bench/README.md); needs python3 -m pip install -r bench/requirements.txt (and, for the
+# PyTorch entries, bench/requirements-torch.txt).
+bench: build bench-deps
 	python3 bench/compare.py
 
 clean:
