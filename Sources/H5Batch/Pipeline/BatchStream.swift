@@ -35,10 +35,10 @@ struct BatchStream {
         var nextRead = 0, nextWrite = 0, computing = 0
         let states = self.states
 
-        func absorb(_ completions: [Completion]) throws {
-            // Every completion is counted before any failure is thrown: the error path waits
-            // for `computing` to reach zero.
-            var failure: H5BatchError?
+        // The earliest batch a worker failed on: the batches before it are still written (so a
+        // resumable failure's checkpoint covers them), then its error is thrown.
+        var failed: (index: Int, error: H5BatchError)?
+        func absorb(_ completions: [Completion]) {
             for completion in completions {
                 computing -= 1
                 idle.append(completion.worker)
@@ -46,13 +46,12 @@ struct BatchStream {
                 report.phases.decode += batch.decodeSeconds
                 report.phases.compute += batch.computeSeconds
                 report.phases.encode += batch.encodeSeconds
-                if let batchFailure = batch.failure {
-                    failure = failure ?? batchFailure
+                if let failure = batch.failure {
+                    if failed == nil || batch.index < failed!.index { failed = (batch.index, failure) }
                 } else {
                     finished[batch.index] = batch
                 }
             }
-            if let failure { throw failure }
         }
 
         func dispatchIdle() {
@@ -73,7 +72,7 @@ struct BatchStream {
             while nextWrite < end {
                 // A worker that just finished gets its next batch before the lane writes or
                 // reads anything: the cores are the scarce resource, the lane can catch up.
-                try absorb(mailbox.take(wait: false))
+                absorb(mailbox.take(wait: false))
                 dispatchIdle()
                 while let batch = finished.removeValue(forKey: nextWrite) {
                     let start = now()
@@ -84,12 +83,13 @@ struct BatchStream {
                     nextWrite += 1
                     try control.written()
                 }
+                if let failed, nextWrite >= failed.index { throw failed.error }
                 if end == plan.count && nextRead < plan.count && control.shouldStop() {
                     // Stop reading; what is read already is computed and written.
                     end = nextRead
                     continue
                 }
-                if nextRead < end, let batch = free.popLast() {
+                if failed == nil, nextRead < end, let batch = free.popLast() {
                     batch.index = nextRead
                     batch.rows = plan.batch(nextRead)
                     batch.failure = nil
@@ -106,7 +106,7 @@ struct BatchStream {
                 }
                 if nextWrite < end && finished[nextWrite] == nil {
                     let start = now()
-                    try absorb(mailbox.take(wait: true))
+                    absorb(mailbox.take(wait: true))
                     report.phases.waiting += now() - start
                 }
             }
