@@ -37,10 +37,7 @@ enum ElementConversion {
 
     /// Encodes `count` Float32 values as little-endian `type` at `destination`.
     static func encode(_ values: UnsafePointer<Float>, count: Int, as type: StorageType, into destination: UnsafeMutableRawPointer) {
-        switch type {
-        case .float16, .float32, .float64:
-            _ = ck_encode(type.size, values, count, destination)
-        default:
+        guard [.float16, .float32, .float64].contains(type), ck_encode(type.size, values, count, destination) != 0 else {
             preconditionFailure("ElementConversion: h5batch writes float16, float32 or float64, not \(type)")
         }
     }

@@ -59,8 +59,6 @@ struct Checkpoint: Codable, Equatable {
     /// The attribute on the output dataset that holds `runID`.
     static let runIDAttribute = "h5batch_run_id"
 
-    static func path(forOutput output: String) -> String { RunFiles(output: output).checkpoint }
-
     /// The record at `path`: nil when there is none; throws when it cannot be read or parsed.
     static func read(_ path: String) throws -> Checkpoint? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }

@@ -519,7 +519,7 @@ private struct OutputProbe {
     let path: String
     let folder: String
     let folderExists: Bool
-    var lockPath: String { RunFiles(output: path).lock }
+    var files: RunFiles { RunFiles(output: path) }
 
     init(_ path: String) {
         self.path = path
@@ -534,17 +534,17 @@ private struct OutputProbe {
         let (lock, holder) = lockState()
         return PipelinePlan.OutputState(path: path, exists: exists, isDirectory: exists && isDirectory.boolValue, force: force,
                                    folder: folder, folderExists: folderExists, lock: lock, lockHolder: holder,
-                                   partialExists: FileManager.default.fileExists(atPath: RunFiles(output: path).partial),
-                                   checkpointExists: FileManager.default.fileExists(atPath: RunFiles(output: path).checkpoint))
+                                   partialExists: FileManager.default.fileExists(atPath: files.partial),
+                                   checkpointExists: FileManager.default.fileExists(atPath: files.checkpoint))
     }
 
     /// `OutputLock.acquire`'s verdict when the folder exists (the run claims the output first):
     /// a lock file it cannot open, or a lock another process holds.
     func lockRefusal() -> H5BatchError? {
         guard folderExists else { return nil }
-        let exists = FileManager.default.fileExists(atPath: lockPath)
-        if access(exists ? lockPath : folder, W_OK) != 0 {
-            return H5BatchError(.cannotCreate, "cannot create the lock file \(lockPath): \(String(cString: strerror(errno)))")
+        let exists = FileManager.default.fileExists(atPath: files.lock)
+        if access(exists ? files.lock : folder, W_OK) != 0 {
+            return H5BatchError(.cannotCreate, "cannot create the lock file \(files.lock): \(String(cString: strerror(errno)))")
         }
         let (state, holder) = lockState()
         guard state == "held" else { return nil }
@@ -577,7 +577,7 @@ private struct OutputProbe {
     /// holder as the lock file names it.
     func lockState() -> (state: String, holder: String?) {
         var info = stat()
-        guard stat(lockPath, &info) == 0 else { return ("none", nil) }
+        guard stat(files.lock, &info) == 0 else { return ("none", nil) }
         guard let locks = try? String(contentsOfFile: "/proc/locks", encoding: .utf8) else { return ("unknown", nil) }
         let device = UInt64(info.st_dev)
         let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~0xfff)
@@ -589,7 +589,7 @@ private struct OutputProbe {
             return fields.count >= 6 && fields[1] == "FLOCK" && fields[5] == key
         }
         guard held else { return ("free", nil) }
-        let text = (try? String(contentsOfFile: lockPath, encoding: .utf8)) ?? ""
+        let text = (try? String(contentsOfFile: files.lock, encoding: .utf8)) ?? ""
         if let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 { return ("held", "process \(pid)") }
         return ("held", "another process")
     }

@@ -608,7 +608,7 @@ extension UnattendedTests {
             run.signal(SIGKILL)
             #expect(run.finish().status == 128 + SIGKILL)
             // It may have saved more after the one seen: the record says where it stopped.
-            let checkpoint = try #require(CheckpointFields.read(Checkpoint.path(forOutput: output)))
+            let checkpoint = try #require(CheckpointFields.read(RunFiles(output: output).checkpoint))
             #expect(checkpoint.rowsDone > 0 && checkpoint.rowsDone < inputs.bigRows)
 
             let resumed = try runBinary(["run", yaml, "--resume"])

@@ -85,7 +85,7 @@ struct MultiDatasetTests {
         // Wait for a checkpoint inside /val/x, then kill.
         var record: [String: Any]?
         while run.process.isRunning {
-            if let data = FileManager.default.contents(atPath: Checkpoint.path(forOutput: output)),
+            if let data = FileManager.default.contents(atPath: RunFiles(output: output).checkpoint),
                let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
                object["dataset"] as? String == "/val/x", (object["rows_done"] as? Int ?? 0) > 0 {
                 record = object
@@ -109,7 +109,7 @@ struct MultiDatasetTests {
             #expect(try done.dataset(name).stringAttribute("h5batch_source_fingerprint")
                     == expected.dataset(name).stringAttribute("h5batch_source_fingerprint"))
         }
-        #expect(!FileManager.default.fileExists(atPath: Checkpoint.path(forOutput: output)))
+        #expect(!FileManager.default.fileExists(atPath: RunFiles(output: output).checkpoint))
     }
 
     @Test("--skip-if-fresh: up to date when every dataset is; one changed dataset remakes the file")

@@ -113,7 +113,7 @@ struct ResumeTests {
     func powerCutResumes(_ pipeline: Pipeline) throws {
         let folder = TemporaryFolder()
         let (yaml, output) = write(pipeline, in: folder)
-        let partial = output + ".partial", record = Checkpoint.path(forOutput: output)
+        let partial = output + ".partial", record = RunFiles(output: output).checkpoint
         var snapshots: (early: Data, late: Data, record: Data, checkpoint: CheckpointFields)?
         var misses: [String] = []
         for _ in 0..<5 where snapshots == nil {
@@ -195,7 +195,7 @@ struct ResumeTests {
         #expect(lines.first?.hasPrefix("note: \(name): finishing the batches in flight") == true, "\(result.stderr)")
         let last = try #require(lines.last)
         #expect(last.hasPrefix("error: stopped by \(name): ") && last.contains("rows") && last.contains("are saved in \(output).partial; run again with --resume to continue"), "\(last)")
-        let checkpoint = try #require(CheckpointFields.read(Checkpoint.path(forOutput: output)))
+        let checkpoint = try #require(CheckpointFields.read(RunFiles(output: output).checkpoint))
         #expect(last.contains("\(formatCount(checkpoint.rowsDone)) of \(formatCount(Self.fixture.rows)) rows"), "\(last)")
         #expect(!FileManager.default.fileExists(atPath: output))
 
@@ -233,7 +233,7 @@ struct ResumeTests {
         #expect(failed.stderr.contains("rows are saved in \(output).partial: run again with --resume to continue"), "\(failed.stderr)")
         #expect(!failed.stderr.contains("HDF5-DIAG"))
         #expect(!FileManager.default.fileExists(atPath: output))
-        let checkpoint = try #require(CheckpointFields.read(Checkpoint.path(forOutput: output)))
+        let checkpoint = try #require(CheckpointFields.read(RunFiles(output: output).checkpoint))
         #expect(checkpoint.rowsDone > 0)
 
         let resumed = try runBinary(["run", yaml, "--resume"])
@@ -258,7 +258,7 @@ struct ResumeTests {
         #expect(failed.stderr.contains("No space left on device") || failed.stderr.contains("no space"), "\(failed.stderr)")
         #expect(failed.stderr.contains("run again with --resume to continue"), "\(failed.stderr)")
         #expect(!FileManager.default.fileExists(atPath: output))
-        let checkpoint = try #require(CheckpointFields.read(Checkpoint.path(forOutput: output)))
+        let checkpoint = try #require(CheckpointFields.read(RunFiles(output: output).checkpoint))
 
         #expect(shell("mount -o remount,size=64m '\(mountPoint)'") == 0)
         let resumed = try runBinary(["run", yaml, "--resume"])
@@ -312,13 +312,13 @@ struct ResumeTests {
 
         // No checkpoint record next to it.
         try leavePartial()
-        try FileManager.default.removeItem(atPath: Checkpoint.path(forOutput: output))
+        try FileManager.default.removeItem(atPath: RunFiles(output: output).checkpoint)
         result = try runBinary(["run", yaml, "--resume"])
         #expect(result.stderr.contains("not resuming \(partial): it has no checkpoint"), "\(result.stderr)")
 
         // Without --resume, a leftover partial is replaced, and the note says so.
         try leavePartial()
-        let saved = try #require(CheckpointFields.read(Checkpoint.path(forOutput: output)))
+        let saved = try #require(CheckpointFields.read(RunFiles(output: output).checkpoint))
         result = try runBinary(["run", yaml])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr == "note: replacing \(partial), left by an earlier run with \(formatCount(saved.rowsDone)) of \(formatCount(Self.fixture.rows)) rows saved (--resume continues such a run)\n")
@@ -394,7 +394,7 @@ final class BackgroundRun {
     /// the run ends first.
     func waitForCheckpoint(at output: String, rows: Int = ResumeTests.fixture.rows) -> CheckpointFields? {
         while process.isRunning {
-            if let fields = CheckpointFields.read(Checkpoint.path(forOutput: output)),
+            if let fields = CheckpointFields.read(RunFiles(output: output).checkpoint),
                fields.rowsDone > 0 && fields.rowsDone < rows { return fields }
             usleep(2_000)
         }
