@@ -504,13 +504,19 @@ def probe_inputs(args: argparse.Namespace) -> dict[str, Path]:
     return {"plain": plain, "zstd": zstd}
 
 
-def h5batch_error(args: argparse.Namespace, *argv: str) -> str | None:
-    """Run `h5batch ARGV --output PROBE_OUT --force` on a tiny input: None when it succeeds,
-    otherwise h5batch's error line and exit code. This is how compare.py finds out whether
-    this h5batch supports what a workload needs, rather than failing in the middle of a run."""
+def h5batch_error(args: argparse.Namespace, entry: Entry, tiny: Path) -> str | None:
+    """Run an h5batch entry's own command on a tiny input instead of its own, into a scratch
+    output: None when it succeeds, otherwise h5batch's error line and exit code. This is how
+    compare.py finds out whether this h5batch supports what a workload needs, rather than
+    failing in the middle of a run."""
     out = args.workdir / "probe" / "out.h5"
-    done = subprocess.run([str(args.h5batch), *argv, "--output", f"{out}:{DATASET}", "--force"],
-                          capture_output=True, text=True, timeout=600)
+    argv = entry.argv[1:]  # run FILE [--input IN] --output OUT [options] --force
+    argv[argv.index("--output") + 1] = f"{out}:{DATASET}"
+    if "--input" in argv:
+        argv[argv.index("--input") + 1] = f"{tiny}:{DATASET}"
+    else:
+        argv[2:2] = ["--input", f"{tiny}:{DATASET}"]
+    done = subprocess.run([str(args.h5batch), *argv], capture_output=True, text=True, timeout=600)
     out.unlink(missing_ok=True)
     if done.returncode == 0:
         return None
@@ -595,7 +601,7 @@ def prepare(args: argparse.Namespace) -> list[Workload]:
         candidates = workload_entries(workload, args, floors, gemm_floors, unavailable, model)
         workload.planned = {e.key: e.label for e in candidates}
         selected = [e for e in candidates if tool_of(e) in args.tools]
-        blocked = h5batch_blocks(workload, selected, args, model)
+        blocked = h5batch_blocks(workload, selected, args)
         for e in selected:
             why = unavailable.get(e.key) or blocked.get(e.key)
             if why is None:
@@ -691,36 +697,31 @@ def workload_entries(workload: Workload, args: argparse.Namespace, floors: Path,
     return [*entries, Entry("floor", "floor: best sgemm", [], None, self_timed=True, candidates=gemms)]
 
 
-def h5batch_blocks(workload: Workload, selected: list[Entry], args: argparse.Namespace,
-                   model: Path | None) -> dict[str, str]:
+# What h5batch must support for a workload's entries to run (the codec table names each row's).
+NEW_FEATURES = {"zstd": "Zstd input or output", "onnx": "ONNX models"}
+
+
+def h5batch_blocks(workload: Workload, selected: list[Entry], args: argparse.Namespace) -> dict[str, str]:
     """{entry key: why} for the h5batch entries this h5batch cannot run yet.
 
     The zstd, codecs and onnx workloads need features h5batch gained later (issues 15 and 16):
-    each is tried first on a 256-row input, with the workload's own pipeline or model. A codec
-    it cannot write is kept as a row of the codec table, marked as not supported.
+    each h5batch entry is first run as it will be, but on a 256-row input. A codec h5batch
+    cannot write stays a row of the codec table, marked as not supported.
     """
-    ours = [e for e in selected if tool_of(e) in ("h5batch", "h5batch-full", "h5batch-onnx")]
+    ours = [e for e in selected if tool_of(e).startswith("h5batch")]
     if workload.name not in ("zstd", "codecs", "onnx") or not ours:
         return {}
     progress(f"[{workload.name}] trying h5batch on a {PROBE_ROWS}-row input first")
-    tiny = probe_inputs(args)
+    tiny = probe_inputs(args)["zstd" if workload.name == "zstd" else "plain"]
     blocked = {}
-    if workload.name == "zstd":
-        why = h5batch_error(args, "run", str(workload.pipeline), "--input", f"{tiny['zstd']}:{DATASET}")
-        if why:
-            blocked = {key: f"h5batch does not support Zstd (input or output) yet: {why}"
-                       for key in ("h5batch", "h5batch-full")}
-    elif workload.name == "onnx":
-        why = h5batch_error(args, "run", str(model), "--input", f"{tiny['plain']}:{DATASET}")
-        if why:
-            blocked["h5batch-onnx"] = f"h5batch does not run ONNX models yet: {why}"
-    else:
-        for e in ours:
-            why = h5batch_error(args, "run", str(args.workdir / f"{e.key}.yaml"),
-                                "--input", f"{tiny['plain']}:{DATASET}")
-            if why:
-                blocked[e.key] = f"h5batch does not support {e.label} output yet: {why}"
-                workload.unsupported[e.label] = why
+    for e in ours:
+        why = h5batch_error(args, e, tiny)
+        if why is None:
+            continue
+        if workload.name == "codecs":
+            workload.unsupported[e.label] = why
+        feature = NEW_FEATURES.get(workload.name, f"{e.label} output")
+        blocked[e.key] = f"h5batch does not support {feature} yet: {why}"
     return blocked
 
 
