@@ -36,7 +36,7 @@ The first four are run by every entry that applies:
 The zstd workload runs h5batch (both modes), h5py stream, h5py full, dask and the copy floor.
 The onnx workload runs h5batch on mlp's pipeline file, `h5batch run MODEL.onnx`, and the ONNX
 Runtime peer on the same .onnx file with its best settings (intra-op threads = cores, every
-graph optimization, 65,536-row slices). Before a workload that needs a feature h5batch may
+graph optimization, large slices: ORT_BEST_BATCH_ROWS). Before a workload that needs a feature h5batch may
 lack (Zstd, an output codec, ONNX models), h5batch runs it once on a 256-row input; if that
 fails, the h5batch entries are skipped with a line quoting h5batch's error, and the peers run.
 
@@ -377,12 +377,12 @@ stages:
     "zstd": """\
 input:  {{ file: input-zstd.h5, dataset: /x }}
 output: {{ file: out/zstd-h5batch.h5, dataset: /x, chunk_rows: {chunk},
-          compression: zstd, level: %d, shuffle: true }}
+          compression: zstd, level: {level}, shuffle: true }}
 run:    {{ mode: minibatch, batch_rows: {chunk}, workers: auto }}
 stages:
   - relu
   - leaky_relu: {{ negative_slope: 0.01 }}
-""" % ZSTD_LEVEL,
+""",
 }
 PIPELINES["onnx"] = PIPELINES["mlp"]  # the hand-written pipeline the ONNX model is measured against
 
@@ -594,7 +594,7 @@ def prepare(args: argparse.Namespace) -> list[Workload]:
         pipeline = workdir / f"{name}.yaml"
         if name != "codecs":
             pipeline.write_text(f"# h5batch benchmark workload '{name}', written by bench/compare.py\n"
-                                + PIPELINES[name].format(chunk=CHUNK_ROWS))
+                                + PIPELINES[name].format(chunk=CHUNK_ROWS, level=ZSTD_LEVEL))
         workload = Workload(name, inputs[name], pipeline, weights)
         if name == "onnx":
             workload.notes.append(exported)
