@@ -467,9 +467,9 @@ def export_onnx_model(workdir: Path, weights: Path, probe: dict) -> tuple[Path |
 
     Returns (the model, what was exported, for the notes), or (None, why it cannot be exported).
     """
-    model, said = workdir / "mlp-torch.onnx", workdir / "mlp-torch.json"
+    model, summary = workdir / "mlp-torch.onnx", workdir / "mlp-torch.json"
     sources = (weights, PEERS / "export_onnx.py", PEERS / "torch_stream.py")
-    if not (model.exists() and said.exists()
+    if not (model.exists() and summary.exists()
             and model.stat().st_mtime >= max(p.stat().st_mtime for p in sources)):
         for module in ("torch", "onnxscript", "onnx"):
             if module in probe["errors"]:
@@ -481,8 +481,8 @@ def export_onnx_model(workdir: Path, weights: Path, probe: dict) -> tuple[Path |
         done = subprocess.run(command, capture_output=True, text=True, env=python_environment())
         if done.returncode != 0:
             fail(f"exporting the mlp model to ONNX failed: {shlex.join(command)}\n{done.stderr[-3000:]}")
-        said.write_text(done.stdout.splitlines()[-1] + "\n")
-    exported = json.loads(said.read_text())
+        summary.write_text(done.stdout.splitlines()[-1] + "\n")
+    exported = json.loads(summary.read_text())
     return model, (f"model: {model.name}, written by {exported['exporter']} with its defaults "
                    f"(opset {exported['opset']}, nodes {', '.join(exported['nodes'])}).")
 
