@@ -77,11 +77,7 @@ public struct StageChain: Sendable {
 
     /// Bytes the parameters (weights, biases) take in memory.
     public var parameterBytes: Int {
-        stages.reduce(0) { total, stage in
-            if let linear = stage as? Linear { return total + 4 * (linear.weight.count + (linear.bias?.count ?? 0)) }
-            if let prelu = stage as? PReLU { return total + 4 * prelu.weight.count }
-            return total
-        }
+        stages.reduce(0) { total, stage in total + 4 * stage.parameters.reduce(0) { $0 + $1.count } }
     }
 
     // MARK: - Running
