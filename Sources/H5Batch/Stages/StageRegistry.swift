@@ -21,6 +21,8 @@ enum StageRegistry {
         Softplus.Spec.self,
         Hardtanh.Spec.self,
         Softmax.Spec.self,
+        LayerNorm.Spec.self,
+        BatchNorm.Spec.self,
     ]
 
     /// The kind a pipeline file calls `name`, if any.

@@ -9,11 +9,14 @@ struct StageRegistryTests {
         let names = StageRegistry.names
         #expect(Set(names).count == names.count)
         #expect(PipelineFile.stageNames == names)
+        // The stages that cannot be written without a weights file.
+        let entries = ["linear": "{linear: {file: w.h5, weight: w}}",
+                       "batch_norm": "{batch_norm: {file: w.h5, running_mean: m, running_var: v}}"]
         for name in names {
-            let config = try PipelineFile.parse("stages: [\(name == "linear" ? "{linear: {file: w.h5, weight: w}}" : name)]",
+            let config = try PipelineFile.parse("stages: [\(entries[name] ?? name)]",
                                                 format: .yaml, path: "p.yaml", baseFolder: "/base").stages[0]
             #expect(config.name == name)
-            if name != "linear" { #expect(try config.spec.makeStage(WeightFiles()).name == name) }
+            if entries[name] == nil { #expect(try config.spec.makeStage(WeightFiles()).name == name) }
         }
     }
 
@@ -25,13 +28,16 @@ struct StageRegistryTests {
             .relu, .leakyReLU(negativeSlope: 0.2), .prelu(.value(0.5)), .prelu(.file("/w/w.h5", dataset: "p")),
             .elu(alpha: 0.5), .sigmoid, .tanh, .silu, .gelu(approximate: .tanh), .softplus(beta: 2, threshold: 5),
             .hardtanh(minVal: -2, maxVal: 0.5), .softmax,
+            .layerNorm(), .layerNorm(file: "/w/w.h5", weight: "ln.weight", bias: nil, eps: 0.1),
+            .batchNorm(file: "/w/w.h5", runningMean: "m", runningVar: "v"),
+            .batchNorm(file: "/w/w.h5", runningMean: "m", runningVar: "v", weight: "w", bias: "b", eps: 1e-3),
         ]
         let json = PipelineConfig(stages: stages).resolvedJSON(batchRows: 10, chunkRows: 10)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         let stagesJSON = try JSONSerialization.data(withJSONObject: ["stages": object["stages"]!])
         let parsed = try PipelineFile.parse(String(decoding: stagesJSON, as: UTF8.self), format: .json, path: "p.json", baseFolder: "/")
         #expect(parsed.stages == stages)
-        #expect(stages.compactMap(\.file) == ["/w/w.h5", "/w/w.h5", "/w/w.h5"])
+        #expect(stages.compactMap(\.file) == Array(repeating: "/w/w.h5", count: 6))
         #expect(StageConfig.relu != .sigmoid && StageConfig.elu(alpha: 1) != .elu(alpha: 0.5))
     }
 }
