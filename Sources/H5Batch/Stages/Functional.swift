@@ -2,7 +2,7 @@
 ///
 /// Buffer forms work in place on rows stored contiguously; array forms return a new array.
 /// The buffer forms run CKernels' vector loops, built for several ISA levels and chosen at run
-/// time (`VectorKernels`).
+/// time (`VectorKernels`). Each stage's file adds its own functions (`ReLU.swift` adds `relu`).
 public enum Functional {
     // MARK: - Vector-friendly exp, erfc, expm1
 
