@@ -305,24 +305,24 @@ struct StageEntry {
         return try reader.fields(parameters, key, allowed: allowed)
     }
 
-    /// `key.parameter`, or `key` itself for nil.
-    func key(_ parameter: String?) -> String { parameter.map { "\(key).\($0)" } ?? key }
+    /// `key.parameter`, or `key` itself for nil: the key path errors name.
+    func keyPath(_ parameter: String?) -> String { parameter.map { "\(key).\($0)" } ?? key }
 
     /// A usage error at `node` for `parameter` (nil: the stage itself).
     func fail(_ node: ConfigNode, _ parameter: String?, _ message: String) -> H5BatchError {
-        reader.fail(node, key(parameter), message)
+        reader.fail(node, keyPath(parameter), message)
     }
 
     /// A finite number.
-    func number(_ node: ConfigNode, _ parameter: String) throws -> Double { try reader.number(node, key(parameter)) }
+    func number(_ node: ConfigNode, _ parameter: String) throws -> Double { try reader.number(node, keyPath(parameter)) }
     /// A number float32 holds as a finite value.
-    func float(_ node: ConfigNode, _ parameter: String) throws -> Double { try reader.float(node, key(parameter)) }
+    func float(_ node: ConfigNode, _ parameter: String) throws -> Double { try reader.float(node, keyPath(parameter)) }
     /// One of `options`, by raw value.
     func choice<T: RawRepresentable>(_ node: ConfigNode, _ parameter: String, _ options: [T]) throws -> T where T.RawValue == String {
-        try reader.choice(node, key(parameter), options)
+        try reader.choice(node, keyPath(parameter), options)
     }
     /// A file path, resolved against the pipeline file's folder.
-    func path(_ node: ConfigNode, _ parameter: String) throws -> String { try reader.resolvedPath(node, key(parameter)) }
+    func path(_ node: ConfigNode, _ parameter: String) throws -> String { try reader.resolvedPath(node, keyPath(parameter)) }
     /// A dataset (tensor) name.
-    func dataset(_ node: ConfigNode, _ parameter: String) throws -> String { try reader.datasetPath(node, key(parameter)) }
+    func dataset(_ node: ConfigNode, _ parameter: String) throws -> String { try reader.datasetPath(node, keyPath(parameter)) }
 }
