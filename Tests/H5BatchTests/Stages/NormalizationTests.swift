@@ -72,6 +72,27 @@ struct NormalizationTests {
         #expect(epilogue.count == 1)
     }
 
+    @Test("with --stats the linear stage before a batch_norm is counted unfolded, in both modes",
+          arguments: ["minibatch", "full"])
+    func statisticsSeeTheLinearOutput(_ mode: String) throws {
+        let folder = TemporaryFolder()
+        let weights = Repo.data + "/weights.h5"
+        let fc1 = StageConfig.linear(file: weights, weight: "fc1.weight", bias: "fc1.bias", layout: .torch)
+        func statistics(_ stages: [StageConfig]) throws -> ChainStatistics {
+            var config = PipelineConfig(input: .init(file: Repo.data + "/cases.h5", dataset: "/norm_input"),
+                                        output: .init(file: folder.file("\(stages.count).h5")), stages: stages)
+            config.run.mode = PipelineConfig.Mode(rawValue: mode)!
+            config.run.batchRows = 7
+            var options = PipelineRunner.Options(force: true)
+            options.statistics = true
+            return try #require(try PipelineRunner(config: config, options: options).run().statistics?.first?.statistics)
+        }
+        let alone = try statistics([fc1])
+        let followed = try statistics([fc1, .batchNorm(file: weights, runningMean: "bn64.running_mean", runningVar: "bn64.running_var")])
+        #expect(followed.stages.count == 2 && followed.stages[0].features == alone.stages[0].features)
+        #expect(followed.stages[1].features != alone.stages[0].features)
+    }
+
     @Test("pipeline-file entries: defaults, and each mistake a usage error naming the key")
     func pipelineEntries() throws {
         func parse(_ stage: String) throws -> StageConfig {
