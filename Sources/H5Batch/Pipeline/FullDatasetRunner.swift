@@ -47,7 +47,7 @@ struct FullDatasetRunner {
             }
         }
         return MemoryEstimate(tensorBytes: tensors, parameterBytes: chain.parameterBytes,
-                              ioBufferBytes: (workers + 1) * batchRows * max(chain.inputWidth, chain.outputWidth) * 4,
+                              ioBufferBytes: (workers + IOResources.extraBatches) * batchRows * max(chain.inputWidth, chain.outputWidth) * 4,
                               runtimeBytes: runtimeOverheadBytes(chain))
     }
 
@@ -222,12 +222,14 @@ private struct IOResources {
 
     /// One batch more than workers: the tensor already holds the rows, so the batches carry
     /// only stored chunk bytes, and fewer of them keep the peak near the tensors' size.
+    static let extraBatches = 1
+
     init(plan: BatchPlan, reader: BatchReader, writer: BatchWriter, workers: Int) {
         self.plan = plan
         pool = WorkerPool(count: workers)
         states = (0..<workers).map { _ in WorkerState() }
         let placeholder = FloatBuffer(capacity: 0)
-        batches = (0..<min(plan.count, workers + 1)).map { _ in Batch(input: placeholder, output: placeholder) }
+        batches = (0..<min(plan.count, workers + Self.extraBatches)).map { _ in Batch(input: placeholder, output: placeholder) }
         // Reserved once for the larger pass: stored input chunks, or deflated output ones.
         let bytes = Batch.storedBytes(batchRows: plan.batchRows, reader: reader, encoder: writer.encoder, deflate: states[0].deflate)
         for batch in batches { batch.bytes.reserve(bytes) }

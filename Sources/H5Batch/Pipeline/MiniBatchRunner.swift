@@ -24,20 +24,46 @@ struct MiniBatchRunner {
         return rows <= batchRows ? chunkPadded : min(batchRows, chunkPadded)
     }
 
+    /// The batches `run` allocates and touches up front, sized in one place for it and for
+    /// `estimatedMemory`.
+    struct Buffers {
+        /// `Batch` objects: `workers + extraBatches`, or fewer when there are fewer batches.
+        let count: Int
+        /// Rows each batch holds (`capacityRows`).
+        let capacityRows: Int
+        /// Floats of a batch's input buffer, and of its output buffer (0 when the chain runs in
+        /// place and the output is the input).
+        let inputFloats: Int
+        let outputFloats: Int
+        /// Stored-chunk bytes of a batch (`Batch.storedBytes`).
+        let storedBytes: Int
+
+        /// The buffers for `batches` batches of `batchRows` out of `rows`, through `chain`, read
+        /// by `reader` and written through `encoder` (the writer's).
+        init(rows: Int, batchRows: Int, batches: Int, workers: Int, chain: StageChain, reader: BatchReader,
+             encoder: ChunkEncoder?, deflate: Deflate) {
+            count = min(batches, workers + extraBatches)
+            capacityRows = MiniBatchRunner.capacityRows(rows: rows, batchRows: batchRows, inputChunkRows: reader.layout?.chunkRows ?? 1,
+                                                        outputChunkRows: encoder?.layout?.chunkRows ?? 1)
+            inputFloats = capacityRows * chain.inputWidth
+            outputFloats = chain.runsInPlace ? 0 : capacityRows * chain.outputWidth
+            storedBytes = Batch.storedBytes(batchRows: capacityRows, reader: reader, encoder: encoder, deflate: deflate)
+        }
+    }
+
     func run(control: StreamControl) throws -> StreamResult {
         let chain = self.chain
-        let capacityRows = Self.capacityRows(rows: plan.rows, batchRows: plan.batchRows, inputChunkRows: reader.layout?.chunkRows ?? 1,
-                                             outputChunkRows: writer.encoder?.layout?.chunkRows ?? 1)
         let states = (0..<workers).map { _ in WorkerState() }
-        let storedBytes = Batch.storedBytes(batchRows: capacityRows, reader: reader, encoder: writer.encoder, deflate: states[0].deflate)
+        let buffers = Buffers(rows: plan.rows, batchRows: plan.batchRows, batches: plan.count, workers: workers, chain: chain,
+                              reader: reader, encoder: writer.encoder, deflate: states[0].deflate)
         // Every buffer is allocated and touched now: the peak is then the bound, whatever the
         // run's timing, and the steady state allocates nothing.
-        let batches = (0..<min(plan.count, workers + Self.extraBatches)).map { _ in
-            let input = FloatBuffer(capacity: capacityRows * chain.inputWidth)
-            let batch = Batch(input: input, output: chain.runsInPlace ? input : FloatBuffer(capacity: capacityRows * chain.outputWidth))
+        let batches = (0..<buffers.count).map { _ in
+            let input = FloatBuffer(capacity: buffers.inputFloats)
+            let batch = Batch(input: input, output: chain.runsInPlace ? input : FloatBuffer(capacity: buffers.outputFloats))
             batch.input.prefault()
             if !chain.runsInPlace { batch.output.prefault() }
-            batch.bytes.reserve(storedBytes)
+            batch.bytes.reserve(buffers.storedBytes)
             batch.bytes.prefault()
             if statistics != nil { batch.statistics = StatisticsCollector(chain: chain) }
             return batch
@@ -92,12 +118,10 @@ struct MiniBatchRunner {
                                                 chunkCacheBytes: 0, parameterBytes: chain.parameterBytes, runtimeBytes: runtime,
                                                 totalBytes: chain.parameterBytes + runtime)
         }
-        let capacity = capacityRows(rows: rows, batchRows: batchRows, inputChunkRows: reader.layout?.chunkRows ?? 1,
-                                    outputChunkRows: encoder?.layout?.chunkRows ?? 1)
-        let batches = min(count, workers + extraBatches)
-        let inputBytes = capacity * chain.inputWidth * 4
-        let outputBytes = chain.runsInPlace ? 0 : capacity * chain.outputWidth * 4
-        let stored = Batch.storedBytes(batchRows: capacity, reader: reader, encoder: encoder, deflate: Deflate())
+        let buffers = Buffers(rows: rows, batchRows: batchRows, batches: count, workers: workers, chain: chain, reader: reader,
+                              encoder: encoder, deflate: Deflate())
+        let (batches, capacity, stored) = (buffers.count, buffers.capacityRows, buffers.storedBytes)
+        let inputBytes = buffers.inputFloats * 4, outputBytes = buffers.outputFloats * 4
         let workspace = WorkerState.estimatedBytes(chain: chain, rows: capacity, decoder: reader.decoder, encoder: encoder)
         let total = batches * (inputBytes + outputBytes + stored) + workers * workspace + carryBytes + chunkCacheBytes
             + chain.parameterBytes + runtime

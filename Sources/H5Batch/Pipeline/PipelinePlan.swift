@@ -137,8 +137,8 @@ public struct PipelinePlan: Sendable, Codable {
         public let totalBytes: Int
     }
 
-    /// Full mode's peak as `PipelineRunner` estimates it before running, and the limit it
-    /// compares it with.
+    /// Full mode's peak as `FullDatasetRunner.estimatedMemory` gives it, and the limit a run
+    /// compares it with before it starts.
     public struct FullMemory: Sendable, Codable, Equatable {
         /// Rows the tensors hold: all rows, rounded up to whole input chunks.
         public let rows: Int
