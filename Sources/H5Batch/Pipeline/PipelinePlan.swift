@@ -326,19 +326,7 @@ public struct PipelinePlan: Sendable, Codable {
 
     /// The run's error when it would not start (`exitCode` back to its kind).
     public var error: H5BatchError? {
-        refusal.map { refusal in
-            let kind: H5BatchError.Kind
-            switch refusal.exitCode {
-            case 64: kind = .usage
-            case 65: kind = .data
-            case 66: kind = .notFound
-            case 73: kind = .cannotCreate
-            case 69: kind = .unavailable
-            case 75: kind = .busy
-            default: kind = .io
-            }
-            return H5BatchError(kind, refusal.message)
-        }
+        refusal.map { H5BatchError(H5BatchError.kind(forExitCode: $0.exitCode) ?? .io, $0.message) }
     }
 
     // MARK: - Summaries (h5batch bench)
