@@ -27,7 +27,9 @@ public final class Dataset {
             case Int(H5Z_FILTER_SZIP): return "szip"
             case Int(H5Z_FILTER_NBIT): return "nbit"
             case Int(H5Z_FILTER_SCALEOFFSET): return "scaleoffset"
-            default: return name.isEmpty ? "filter \(id)" : "\(name) (\(id))"
+            default:
+                if let codec = Codecs.codec(filterID: id) { return codec.describe(parameters) }
+                return name.isEmpty ? "filter \(id)" : "\(name) (\(id))"
             }
         }
     }

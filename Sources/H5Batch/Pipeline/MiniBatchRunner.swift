@@ -27,7 +27,7 @@ struct MiniBatchRunner {
         // worker computes (more measured no faster on the MLP, and costs memory).
         let extraBatches = 2
         let states = (0..<workers).map { _ in WorkerState() }
-        let storedBytes = Batch.storedBytes(batchRows: capacityRows, reader: reader, writer: writer, deflate: states[0].deflate)
+        let storedBytes = Batch.storedBytes(batchRows: capacityRows, reader: reader, writer: writer, codecs: states[0].codecs)
         // Every buffer is allocated and touched now: the peak is then the bound, whatever the
         // run's timing, and the steady state allocates nothing.
         let batches = (0..<min(plan.count, workers + extraBatches)).map { _ in

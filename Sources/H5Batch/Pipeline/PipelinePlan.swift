@@ -330,23 +330,22 @@ public struct PipelinePlan: Sendable, Codable {
         let out = config.output
         let outputShape = dataset.leadingShape + [chain.outputWidth]
         let outputChunks = rows > 0 ? BatchPlan.chunkShape(rows: outputChunkRows, leading: dataset.leadingShape, width: chain.outputWidth) : nil
-        let gzipLevel = rows > 0 && out.compression == .gzip ? out.level : nil
-        let shuffle = rows > 0 && out.shuffle
+        let compression = rows > 0 ? out.chunkCompression : .none
         let candidate = rawChunkIO
-            ? BatchWriter.layoutOfNewOutput(shape: outputShape, chunks: outputChunks, type: out.dtype, shuffle: shuffle, gzipLevel: gzipLevel)
+            ? BatchWriter.layoutOfNewOutput(shape: outputShape, chunks: outputChunks, type: out.dtype, compression: compression)
             : nil
         let encoder = BatchWriter.encoder(for: candidate, type: out.dtype, rows: rows, width: chain.outputWidth, batchRows: batchRows)
         output = Output(file: out.file, dataset: job.outputDataset, shape: outputShape, dtype: out.dtype.rawValue,
                         chunks: outputChunks, chunkRows: outputChunkRows,
-                        filters: (shuffle ? ["shuffle"] : []) + (gzipLevel.map { ["gzip(\($0))"] } ?? []),
+                        filters: compression.filterDescriptions(elementSize: out.dtype.size, chunkBytes: (outputChunks ?? []).reduce(out.dtype.size, *)),
                         bytes: rows * chain.outputWidth * out.dtype.size, path: BatchWriter.pathDescription(encoder))
 
-        let deflate = Deflate()
+        let codecs = CodecSet()
         let minibatch = Self.miniBatchMemory(
             job: job, reader: reader, encoder: encoder, rows: rows, batchRows: mode == .minibatch ? batchRows
                 : Self.resolvedBatchRows(config.run.batchRows, mode: .minibatch, inputChunkRows: inputChunkRows, rows: rows),
             workers: workers, cacheBatchRows: config.run.batchRows, outputChunks: outputChunks, outputType: out.dtype,
-            deflate: deflate)
+            codecs: codecs)
         let fullBatchRows = mode == .full ? batchRows : Self.resolvedBatchRows(config.run.batchRows, mode: .full, inputChunkRows: inputChunkRows, rows: rows)
         let paddedRows = rows.roundedUp(toMultipleOf: inputChunkRows)
         let ioBytes = Self.fullModeIOBufferBytes(workers: workers, batchRows: fullBatchRows, chain: chain)
@@ -389,7 +388,7 @@ public struct PipelinePlan: Sendable, Codable {
     /// them, plus what the workers and the writer grow to while running.
     private static func miniBatchMemory(job: PreparedJob, reader: BatchReader, encoder: ChunkEncoder?, rows: Int,
                                         batchRows: Int, workers: Int, cacheBatchRows: Int, outputChunks: [Int]?,
-                                        outputType: StorageType, deflate: Deflate) -> MiniBatchMemory {
+                                        outputType: StorageType, codecs: CodecSet) -> MiniBatchMemory {
         let chain = job.chain
         let runtime = FullDatasetRunner.runtimeOverheadBytes(chain)
         let count = BatchPlan(rows: rows, batchRows: batchRows).count
@@ -414,8 +413,7 @@ public struct PipelinePlan: Sendable, Codable {
         let write = encoder.map { encoder -> Int in
             guard let layout = encoder.layout else { return capacity * encoder.rowWidth * 2 }  // float16 rows
             if layout.isUnfiltered && encoder.type == .float32 { return 0 }
-            let bound = layout.deflateIndex == nil ? layout.chunkBytes : deflate.bound(layout.chunkBytes, level: layout.deflateLevel)
-            return bound * chunks(layout.chunkRows)
+            return layout.encodedBound(codecs) * chunks(layout.chunkRows)
         } ?? 0
         let stored = max(read, write)
 
@@ -431,11 +429,11 @@ public struct PipelinePlan: Sendable, Codable {
         }
         var scratchA = 0, scratchB = 0
         if let layout = inputLayout, read > 0 {
-            if layout.deflateIndex != nil && layout.shuffleIndex != nil { scratchA = layout.chunkBytes }
+            if layout.needsStagingBuffer { scratchA = layout.chunkBytes }
             if !reader.storesFloat32 { scratchB = layout.chunkBytes }
         }
         if let layout = outputLayout, let encoder {
-            if layout.shuffleIndex != nil && layout.deflateIndex != nil { scratchA = max(scratchA, layout.chunkBytes) }
+            if layout.needsStagingBuffer { scratchA = max(scratchA, layout.chunkBytes) }
             if encoder.type != .float32 { scratchB = max(scratchB, layout.chunkBytes) }
         }
         let workspace = scratchTiles[0] + scratchTiles[1] + scratchA + scratchB

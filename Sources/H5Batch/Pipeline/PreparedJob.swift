@@ -35,8 +35,9 @@ struct PreparedJob {
         }
         if let missing = whole.filters.first(where: { !$0.isAvailable }) {
             throw H5BatchError(.unavailable, "cannot read dataset \(name) in \(inputFile): it is stored with \(missing), "
-                + "a filter this machine's libhdf5 cannot apply (its plugin is not installed, or not on HDF5_PLUGIN_PATH); "
-                + "h5batch reads data stored with gzip, shuffle, fletcher32, szip, nbit and scaleoffset, and with any filter whose HDF5 plugin is installed")
+                + "a filter h5batch cannot decode and this machine's libhdf5 cannot apply (its plugin is not installed, or not on HDF5_PLUGIN_PATH); "
+                + "h5batch decodes \(Codecs.nameList) itself (with or without shuffle), and reads fletcher32, szip, nbit, "
+                + "scaleoffset and any filter whose HDF5 plugin is installed")
         }
         guard whole.elementType.isNumeric else {
             throw H5BatchError(.data, "dataset \(name) in \(inputFile) holds \(whole.elementType) values; h5batch reads integer and floating-point data")
@@ -124,8 +125,7 @@ struct PreparedJob {
         var layout = HDF5File.DatasetLayout()
         if input.rowCount > 0 {
             layout.chunks = BatchPlan.chunkShape(rows: chunkRows, leading: input.leadingShape, width: chain.outputWidth)
-            layout.gzipLevel = config.compression == .gzip ? config.level : nil
-            layout.shuffle = config.shuffle
+            layout.compression = config.chunkCompression
         }
         let dataset = try file.createDataset(outputDataset, type: config.dtype, shape: shape, layout: layout)
         return layout.chunks == nil ? dataset : try openOutput(in: file)
