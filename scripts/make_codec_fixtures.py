@@ -20,6 +20,8 @@ Bitshuffle has 7 elements past its last multiple of 8):
 * ``/lzf/incompressible``: [50, 7] float32 in [25, 7] chunks; its first chunk (random bits)
   does not shrink, so LZF stores it unfiltered (filter mask 1), the second is zeros.
   Reference ``/reference/incompressible``.
+* ``/split/<variant>``: ``/reference/float32``'s values in chunks of [25, 4], which split the
+  rows: h5batch leaves them to libhdf5, which applies h5batch's registered codecs.
 * ``/zfp/float32``: ZFP (filter 32013), which h5batch cannot decode: the unavailable-filter error.
 """
 from pathlib import Path
@@ -79,6 +81,9 @@ def main():
             data = values(dtype, SHAPE, seed=index)
             reads = [store(f, f"{variant}/{dtype_name}", data, CHUNKS, **filters) for variant, filters in VARIANTS.items()]
             f.create_dataset(f"reference/{dtype_name}", data=reads[0])
+            if dtype_name == "float32":
+                for variant, filters in VARIANTS.items():
+                    store(f, f"split/{variant}", data, (25, 4), **filters)
 
         blocks = values(np.dtype("<f8"), (400, 7), seed=10)
         read = store(f, "bitshuffle_lz4/float64_blocks", blocks, (200, 7), **hdf5plugin.Bitshuffle(cname="lz4"))

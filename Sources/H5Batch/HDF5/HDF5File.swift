@@ -201,14 +201,14 @@ public final class HDF5File {
         /// The filters (chunked datasets only): a codec, and the shuffle.
         public var compression: ChunkCompression
 
-        /// The defaults are contiguous storage, no compression and no shuffle.
-        public init(chunks: [Int]? = nil, compression: ChunkCompression = .none) {
+        public init(chunks: [Int]? = nil, compression: ChunkCompression) {
             self.chunks = chunks
             self.compression = compression
         }
 
         /// gzip at `gzipLevel` (1–9; nil: no compression), with HDF5's shuffle filter before it.
-        public init(chunks: [Int]? = nil, gzipLevel: Int?, shuffle: Bool = false) {
+        /// The defaults are contiguous storage, no compression and no shuffle.
+        public init(chunks: [Int]? = nil, gzipLevel: Int? = nil, shuffle: Bool = false) {
             self.init(chunks: chunks, compression: ChunkCompression(gzipLevel == nil ? nil : .gzip, level: gzipLevel, shuffle: shuffle))
         }
     }
