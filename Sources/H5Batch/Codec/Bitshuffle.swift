@@ -72,8 +72,11 @@ final class Bitshuffle: ChunkCodec {
             guard source.count == destination.count else { return false }
         }
         guard blockElements % 8 == 0, blockElements > 0 else { return false }
-        block.reserve(blockElements * size)
-        scratch.reserve(blockElements * size)
+        // No block is longer than the chunk, whatever a damaged header says; liblz4 counts in Int32.
+        let longest = min(blockElements, count) * size
+        guard longest <= Int(Int32.max) else { return false }
+        block.reserve(longest)
+        scratch.reserve(longest)
         var written = 0
         for elements in Self.blocks(count: count, blockElements: blockElements) {
             let bytes = elements * size

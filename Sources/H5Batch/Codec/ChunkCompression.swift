@@ -6,6 +6,7 @@ import CHDF5
 public struct ChunkCompression: Sendable, Equatable, CustomStringConvertible {
     /// The codecs h5batch writes (every one it reads).
     public enum Codec: String, Sendable, Equatable, CaseIterable {
+        /// HDF5 filters 1 (deflate), 32000, 32015, 32004, 32008 and 32001 (docs/PIPELINES.md#output).
         case gzip, lzf, zstd, lz4, bitshuffle, blosc
     }
 
@@ -22,6 +23,7 @@ public struct ChunkCompression: Sendable, Equatable, CustomStringConvertible {
     /// No compression, no shuffle.
     public static let none = ChunkCompression(nil)
 
+    /// Settings as given; `problem()` says whether the codec takes them.
     public init(_ codec: Codec?, level: Int? = nil, shuffle: Bool = false, inner: String? = nil) {
         self.codec = codec
         self.level = level
@@ -112,7 +114,11 @@ public struct ChunkCompression: Sendable, Equatable, CustomStringConvertible {
         return .success(compression)
     }
 
-    public struct ParseError: Error, Sendable { public let message: String }
+    /// Why `parse` refused its text.
+    public struct ParseError: Error, Sendable {
+        /// One line for the user, naming the option.
+        public let message: String
+    }
 }
 
 /// One filter of a dataset h5batch creates.

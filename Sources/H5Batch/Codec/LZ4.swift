@@ -30,7 +30,8 @@ final class LZ4: ChunkCodec {
         guard let total = source.bigEndian(UInt64.self, at: 0), total == destination.count,
               let header = source.bigEndian(UInt32.self, at: 8) else { return false }
         let blockBytes = min(Int(header), destination.count)
-        guard blockBytes > 0 || destination.count == 0 else { return false }
+        // liblz4 counts in Int32.
+        guard blockBytes > 0 || destination.count == 0, blockBytes <= Int(Int32.max) else { return false }
         var read = Self.headerBytes, written = 0
         while written < destination.count {
             let expected = min(blockBytes, destination.count - written)

@@ -25,6 +25,7 @@ public struct PipelineConfig: Sendable, Equatable {
 
     /// `output.compression`: no codec, or one of `ChunkCompression.Codec`.
     public enum Compression: String, Sendable, Equatable, CaseIterable {
+        /// No codec, or the codec of the same name (`ChunkCompression.Codec`).
         case none, gzip, lzf, zstd, lz4, bitshuffle, blosc
     }
 

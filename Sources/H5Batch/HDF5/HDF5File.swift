@@ -201,6 +201,7 @@ public final class HDF5File {
         /// The filters (chunked datasets only): a codec, and the shuffle.
         public var compression: ChunkCompression
 
+        /// Chunks of `chunks` with `compression`'s filters.
         public init(chunks: [Int]? = nil, compression: ChunkCompression) {
             self.chunks = chunks
             self.compression = compression
