@@ -1,8 +1,9 @@
 # h5batch — `make demo` and `make test` work on a fresh Debian/Ubuntu machine with Swift 6.
 SWIFT ?= swift
-# System libraries: HDF5 and oneDNN (the GEMM) to build against, libdeflate for the raw-chunk codec,
-# hdf5-tools for h5dump, pkg-config for SwiftPM to find them.
-APT_PACKAGES := pkg-config libhdf5-dev libdnnl-dev libdeflate-dev hdf5-tools
+# System libraries: HDF5 and oneDNN (the GEMM) to build against, libdeflate, libzstd, liblz4,
+# libblosc and liblzf for the raw-chunk codecs, hdf5-tools for h5dump, pkg-config for SwiftPM to
+# find them.
+APT_PACKAGES := pkg-config libhdf5-dev libdnnl-dev libdeflate-dev libzstd-dev liblz4-dev libblosc-dev liblzf-dev hdf5-tools
 TEST_APT_PACKAGES := openmpi-bin
 # The benchmark's floors: the copy floor and the OpenBLAS candidate build against OpenBLAS,
 # and BLIS is one more GEMM candidate (oneDNN comes with the build's packages).

@@ -28,6 +28,11 @@ let package = Package(
             pkgConfig: "libdeflate",
             providers: [.apt(["libdeflate-dev"])]
         ),
+        // The compressors of HDF5's common plugin filters (Sources/H5Batch/Codec).
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "CBlosc", pkgConfig: "blosc", providers: [.apt(["libblosc-dev"])]),
+        .systemLibrary(name: "CLZF", pkgConfig: "liblzf", providers: [.apt(["liblzf-dev"])]),
         // The hot loops in C, compiled for several x86-64 ISA levels and chosen at run time
         // (Sources/CKernels/kernels.inc).
         .target(
@@ -40,6 +45,10 @@ let package = Package(
                 "CHDF5",
                 "CDNNL",
                 "CDeflate",
+                "CZstd",
+                "CLZ4",
+                "CBlosc",
+                "CLZF",
                 "CKernels",
                 .product(name: "Yams", package: "Yams"),
             ]

@@ -86,6 +86,12 @@ int ck_decode(int kind, size_t size, int big_endian, const void *src, size_t n, 
 int ck_encode(size_t size, const float *src, size_t n, void *out) { return ckernels_active()->encode(size, src, n, out); }
 void ck_shuffle(const void *src, void *dst, size_t count, size_t size) { ckernels_active()->shuffle(src, dst, count, size); }
 void ck_unshuffle(const void *src, void *dst, size_t count, size_t size) { ckernels_active()->unshuffle(src, dst, count, size); }
+void ck_bitshuffle(const void *src, void *dst, void *scratch, size_t count, size_t size) {
+    ckernels_active()->bitshuffle(src, dst, scratch, count, size);
+}
+void ck_bitunshuffle(const void *src, void *dst, void *scratch, size_t count, size_t size) {
+    ckernels_active()->bitunshuffle(src, dst, scratch, count, size);
+}
 void ck_stats_count(const float *values, size_t rows, size_t width, const float *shift, const ck_stats_out *out) {
     ckernels_active()->stats_count(values, rows, width, shift, out);
 }

@@ -23,10 +23,11 @@ extension H5BatchCommand {
         @Option(help: "Rows per chunk (default: about 1 MiB per chunk).")
         var chunkRows: Int?
 
-        @Option(help: ArgumentHelp("Compression: gzip or gzip:LEVEL (1-9, default 4).", valueName: "gzip[:level]"))
+        @Option(help: ArgumentHelp("Compression: gzip, lzf, zstd, lz4, bitshuffle or blosc, with :LEVEL where the codec has levels (gzip:6, zstd:5, blosc:9).",
+                                   valueName: "codec[:level]"))
         var compression: String?
 
-        @Flag(help: "Apply the shuffle filter (groups bytes by significance, so gzip compresses floats better).")
+        @Flag(help: "Shuffle bytes first (groups bytes by significance, so the codec compresses floats better; Blosc's own shuffle with blosc).")
         var shuffle = false
 
         @Option(help: "Random seed.")
@@ -44,17 +45,12 @@ extension H5BatchCommand {
             return dims.map { $0! }
         }
 
-        func parsedCompression() throws -> Int? {
-            guard let compression else { return nil }
-            let parts = compression.split(separator: ":", omittingEmptySubsequences: false)
-            guard parts[0] == "gzip", parts.count <= 2 else {
-                throw ValidationError("--compression must be gzip or gzip:LEVEL")
+        func parsedCompression() throws -> ChunkCompression {
+            guard let compression else { return ChunkCompression(nil, shuffle: shuffle) }
+            switch ChunkCompression.parse(compression, shuffle: shuffle) {
+            case .success(let parsed): return parsed
+            case .failure(let error): throw ValidationError(error.message)
             }
-            guard parts.count == 2 else { return 4 }
-            guard let level = Int(parts[1]), (1...9).contains(level) else {
-                throw ValidationError("--compression gzip level must be 1 to 9")
-            }
-            return level
         }
 
         func validate() throws {
@@ -70,8 +66,7 @@ extension H5BatchCommand {
             var options = SyntheticData.Options(shape: try parsedShape())
             options.dtype = StorageType(rawValue: dtype)!
             options.chunkRows = chunkRows
-            options.gzipLevel = try parsedCompression()
-            options.shuffle = shuffle
+            options.compression = try parsedCompression()
             options.seed = seed
             options.force = force
             let start = Date()

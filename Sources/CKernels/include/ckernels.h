@@ -71,6 +71,10 @@ typedef struct ck_kernels {
     /// HDF5's shuffle filter (byte j of element i goes to j·count + i) and its inverse.
     void (*shuffle)(const void *src, void *dst, size_t count, size_t size);
     void (*unshuffle)(const void *src, void *dst, size_t count, size_t size);
+    /// The Bitshuffle filter's bit transpose of one block of `count` elements (a multiple of 8)
+    /// of `size` bytes, and its inverse; `scratch` holds count·size bytes.
+    void (*bitshuffle)(const void *src, void *dst, void *scratch, size_t count, size_t size);
+    void (*bitunshuffle)(const void *src, void *dst, void *scratch, size_t count, size_t size);
 
     /// Counts `rows` rows of `width` features (see ck_stats_out) around `shift`. Overwrites
     /// every output.
@@ -111,6 +115,8 @@ int ck_decode(int kind, size_t size, int big_endian, const void *src, size_t n, 
 int ck_encode(size_t size, const float *src, size_t n, void *out);
 void ck_shuffle(const void *src, void *dst, size_t count, size_t size);
 void ck_unshuffle(const void *src, void *dst, size_t count, size_t size);
+void ck_bitshuffle(const void *src, void *dst, void *scratch, size_t count, size_t size);
+void ck_bitunshuffle(const void *src, void *dst, void *scratch, size_t count, size_t size);
 void ck_stats_count(const float *values, size_t rows, size_t width, const float *shift, const ck_stats_out *out);
 
 #ifdef __cplusplus

@@ -54,3 +54,31 @@ final class Deflate {
         return compressor!
     }
 }
+
+/// HDF5's built-in deflate filter (1), `gzip` in h5batch. libhdf5 applies it without help, so
+/// `CodecFilters` leaves it alone.
+extension Deflate: ChunkCodec {
+    static var filterID: Int { 1 }
+    static var name: String { "gzip" }
+    static var streamName: String { "deflate" }
+    static var settings: CodecSettings { CodecSettings(levels: 1...9, defaultLevel: 4) }
+
+    static func parameters(for compression: ChunkCompression, elementSize: Int, chunkBytes: Int) -> [UInt32] {
+        [UInt32(compression.effectiveLevel!)]
+    }
+
+    static func describe(_ parameters: [UInt32]) -> String { "gzip(\(parameters.first ?? 0))" }
+
+    func decode(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer, parameters: [UInt32]) -> Bool {
+        inflate(source, into: destination)
+    }
+
+    func bound(_ count: Int, parameters: [UInt32]) -> Int { bound(count, level: Self.level(parameters)) }
+
+    func encode(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer, parameters: [UInt32]) -> Int? {
+        deflate(source, into: destination, level: Self.level(parameters))
+    }
+
+    /// The level the parameters record; libdeflate's levels go to 12, HDF5's to 9.
+    private static func level(_ parameters: [UInt32]) -> Int { Int(min(parameters.first ?? 4, 9)) }
+}

@@ -17,10 +17,15 @@ extension PipelineConfig {
                 "dtype": output.dtype.rawValue,
                 "chunk_rows": chunkRows,
                 "compression": output.compression.rawValue,
-                "level": output.compression == .gzip ? output.level : NSNull(),
+                "level": output.chunkCompression.effectiveLevel ?? NSNull(),
                 "shuffle": output.shuffle,
             ] as [String: Any],
         ]
+        // Only where it means something, so that other outputs' text is as it always was.
+        if let inner = output.chunkCompression.effectiveInner, var stored = object["output"] as? [String: Any] {
+            stored["codec"] = inner
+            object["output"] = stored
+        }
         if let input {
             object["input"] = ["file": absolutePath(input.file), "dataset": input.dataset ?? NSNull()] as [String: Any]
             if let datasets = input.datasets { object["input"] = ["file": absolutePath(input.file), "datasets": datasets] as [String: Any] }

@@ -23,10 +23,10 @@ public struct PipelineConfig: Sendable, Equatable {
         }
     }
 
-    /// `output.compression`.
+    /// `output.compression`: no codec, or one of `ChunkCompression.Codec`.
     public enum Compression: String, Sendable, Equatable, CaseIterable {
-        /// No filter, or deflate at `level` (with `shuffle` before it when set).
-        case none, gzip
+        /// No codec, or the codec of the same name (`ChunkCompression.Codec`).
+        case none, gzip, lzf, zstd, lz4, bitshuffle, blosc
     }
 
     /// `output`: where and how the result is stored.
@@ -40,12 +40,22 @@ public struct PipelineConfig: Sendable, Equatable {
         public var dtype: StorageType = .float32
         /// nil: the batch rows.
         public var chunkRows: Int?
-        /// `output.compression`: `none` (default) or `gzip`.
+        /// `output.compression`: `none` (default), `gzip`, `lzf`, `zstd`, `lz4`, `bitshuffle` or `blosc`.
         public var compression: Compression = .none
-        /// `output.level`: the gzip level, 1–9 (default 4).
-        public var level: Int = 4
-        /// `output.shuffle`: the byte-shuffle filter before gzip.
+        /// `output.level`: the codec's level; nil for its default (gzip 1–9, default 4; zstd
+        /// 1–22, default 3; blosc 0–9, default 5; bitshuffle with zstd 1–22, default 3).
+        public var level: Int?
+        /// `output.shuffle`: byte shuffle before the codec (HDF5's shuffle filter; Blosc's own
+        /// with blosc; not for bitshuffle). Without compression, the shuffle filter alone.
         public var shuffle: Bool = false
+        /// `output.codec`: Blosc's inner codec (lz4 (default), blosclz, lz4hc, zlib, zstd) or
+        /// Bitshuffle's (lz4 (default), zstd).
+        public var codec: String?
+
+        /// The filters these settings give.
+        public var chunkCompression: ChunkCompression {
+            ChunkCompression(ChunkCompression.Codec(rawValue: compression.rawValue), level: level, shuffle: shuffle, inner: codec)
+        }
         /// An output with the defaults above.
         public init(file: String? = nil, dataset: String? = nil) {
             self.file = file

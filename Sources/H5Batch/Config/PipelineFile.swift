@@ -106,7 +106,7 @@ struct PipelineFileReader {
     }
 
     func output(_ node: ConfigNode) throws -> PipelineConfig.Output {
-        let f = try fields(node, "output", allowed: ["file", "dataset", "dtype", "chunk_rows", "compression", "level", "shuffle"])
+        let f = try fields(node, "output", allowed: ["file", "dataset", "dtype", "chunk_rows", "compression", "level", "shuffle", "codec"])
         var output = PipelineConfig.Output()
         output.file = try f["file"].map { try resolvedPath($0, "output.file") }
         output.dataset = try f["dataset"].map { try datasetPath($0, "output.dataset") }
@@ -118,10 +118,15 @@ struct PipelineFileReader {
             output.compression = n.isNull ? .none : try choice(n, "output.compression", PipelineConfig.Compression.allCases)
         }
         if let n = f["level"] {
-            output.level = try integer(n, "output.level", min: 1, max: 9)
+            output.level = try integer(n, "output.level", min: Int(Int32.min), max: Int(Int32.max))
             if f["compression"] == nil { output.compression = .gzip }
         }
         if let n = f["shuffle"] { output.shuffle = try boolean(n, "output.shuffle") }
+        if let n = f["codec"] { output.codec = try string(n, "output.codec") }
+        // What each codec takes is the codec's to say (ChunkCompression).
+        if let problem = output.chunkCompression.problem() {
+            throw fail(f[problem.field] ?? node, "output.\(problem.field)", problem.reason)
+        }
         return output
     }
 

@@ -87,7 +87,9 @@ extension Dataset {
 
 /// How a chunked dataset's stored chunks map onto flat rows, when h5batch can decode or encode
 /// them itself: each chunk holds whole rows (it spans every dimension after the first), and its
-/// only filters are shuffle and/or deflate, in that order.
+/// filters are at most HDF5's shuffle and then one of h5batch's codecs (`Codecs.all`), in that
+/// order. Other pipelines (fletcher32, nbit, a codec before shuffle, two codecs) go through
+/// HDF5's hyperslab path.
 struct RawChunkLayout: Sendable, Equatable {
     /// Rows (flat) per chunk.
     let chunkRows: Int
@@ -97,20 +99,38 @@ struct RawChunkLayout: Sendable, Equatable {
     let rowWidth: Int
     /// Bytes per stored element.
     let elementSize: Int
-    /// Position of the shuffle / deflate filter in the pipeline (their bit in a chunk's filter mask).
+    /// Position of the shuffle filter in the pipeline (its bit in a chunk's filter mask).
     let shuffleIndex: Int?
-    let deflateIndex: Int?
-    /// The deflate level, for writing.
-    let deflateLevel: Int
+    /// The codec after the shuffle, if any.
+    let compressor: Compressor?
+
+    /// A codec filter of the pipeline.
+    struct Compressor: Sendable, Equatable {
+        let filterID: Int
+        /// Its parameters as the file records them (`cd_values`).
+        let parameters: [UInt32]
+        /// Its position in the pipeline (its bit in a chunk's filter mask).
+        let index: Int
+
+        var codec: any ChunkCodec.Type { Codecs.codec(filterID: filterID)! }
+    }
 
     var chunkElements: Int { chunkRows * rowWidth }
     var chunkBytes: Int { chunkElements * elementSize }
     /// True when the stored bytes are the elements themselves (no filter).
-    var isUnfiltered: Bool { shuffleIndex == nil && deflateIndex == nil }
+    var isUnfiltered: Bool { shuffleIndex == nil && compressor == nil }
+    /// True when a chunk passes through two buffers before its elements (shuffle and a codec).
+    var needsStagingBuffer: Bool { shuffleIndex != nil && compressor != nil }
 
     /// The dataset coordinates where chunk `index` (counted along the rows) starts.
     func offset(ofChunk index: Int) -> [Int] {
         [index * firstDimension] + [Int](repeating: 0, count: rank - 1)
+    }
+
+    /// The most bytes a chunk takes once encoded, with `codecs`' state.
+    func encodedBound(_ codecs: CodecSet) -> Int {
+        guard let compressor else { return chunkBytes }
+        return codecs.codec(compressor.filterID)!.bound(chunkBytes, parameters: compressor.parameters)
     }
 
     /// The layout of `dataset`'s chunks, or nil when h5batch must leave the chunks to HDF5 (not
@@ -118,20 +138,18 @@ struct RawChunkLayout: Sendable, Equatable {
     /// know). `decodable` says whether the element type can be converted here.
     static func of(_ dataset: Dataset, decodable: Bool) -> RawChunkLayout? {
         guard decodable, let chunks = dataset.chunkShape else { return nil }
-        var shuffle: Int?, deflate: Int?, level = 0
+        var shuffle: Int?, compressor: Compressor?
         for (index, filter) in dataset.filters.enumerated() {
-            switch filter.id {
-            case Int(H5Z_FILTER_SHUFFLE) where shuffle == nil && deflate == nil:
+            if filter.id == Int(H5Z_FILTER_SHUFFLE), shuffle == nil, compressor == nil {
                 shuffle = index
-            case Int(H5Z_FILTER_DEFLATE) where deflate == nil:
-                deflate = index
-                level = Int(filter.parameters.first ?? 4)
-            default:
+            } else if compressor == nil, Codecs.codec(filterID: filter.id) != nil {
+                compressor = Compressor(filterID: filter.id, parameters: filter.parameters, index: index)
+            } else {
                 return nil
             }
         }
         return RawChunkLayout(shape: dataset.shape, chunks: chunks, elementSize: dataset.elementType.size,
-                              shuffleIndex: shuffle, deflateIndex: deflate, deflateLevel: level)
+                              shuffleIndex: shuffle, compressor: compressor)
     }
 }
 
@@ -139,11 +157,22 @@ extension RawChunkLayout {
     /// The layout of chunks `chunks` of a dataset of `shape` with those filters, or nil when
     /// its chunks do not hold whole rows: they must span every dimension after the first, at
     /// rank 2 or more.
-    init?(shape: [Int], chunks: [Int], elementSize: Int, shuffleIndex: Int?, deflateIndex: Int?, deflateLevel: Int) {
+    init?(shape: [Int], chunks: [Int], elementSize: Int, shuffleIndex: Int?, compressor: Compressor?) {
         guard shape.count >= 2, chunks.count == shape.count,
               Array(chunks.dropFirst()) == Array(shape.dropFirst()), chunks[0] > 0 else { return nil }
         let inner = shape.dropFirst().dropLast().reduce(1, *)
         self.init(chunkRows: chunks[0] * inner, firstDimension: chunks[0], rank: shape.count, rowWidth: shape.last!,
-                  elementSize: elementSize, shuffleIndex: shuffleIndex, deflateIndex: deflateIndex, deflateLevel: deflateLevel)
+                  elementSize: elementSize, shuffleIndex: shuffleIndex, compressor: compressor)
+    }
+
+    /// The layout of chunks `chunks` of a dataset of `shape` that h5batch creates with
+    /// `filters` (`ChunkCompression.filters`), which are always shuffle and/or one codec.
+    init?(shape: [Int], chunks: [Int], elementSize: Int, filters: [FilterSpec]) {
+        var shuffle: Int?, compressor: Compressor?
+        for (index, filter) in filters.enumerated() {
+            if filter.id == Int(H5Z_FILTER_SHUFFLE) { shuffle = index }
+            else { compressor = Compressor(filterID: filter.id, parameters: filter.parameters, index: index) }
+        }
+        self.init(shape: shape, chunks: chunks, elementSize: elementSize, shuffleIndex: shuffle, compressor: compressor)
     }
 }

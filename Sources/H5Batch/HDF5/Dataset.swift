@@ -21,13 +21,15 @@ public final class Dataset {
         /// `gzip(LEVEL)`, `shuffle`, `fletcher32`, …; other filters by recorded name and id.
         public var description: String {
             switch id {
-            case Int(H5Z_FILTER_DEFLATE): return "gzip(\(parameters.first ?? 0))"
             case Int(H5Z_FILTER_SHUFFLE): return "shuffle"
             case Int(H5Z_FILTER_FLETCHER32): return "fletcher32"
             case Int(H5Z_FILTER_SZIP): return "szip"
             case Int(H5Z_FILTER_NBIT): return "nbit"
             case Int(H5Z_FILTER_SCALEOFFSET): return "scaleoffset"
-            default: return name.isEmpty ? "filter \(id)" : "\(name) (\(id))"
+            default:
+                // gzip(N), zstd(N), blosc(lz4, level 5, shuffle), …: the codec's own name for it.
+                if let codec = Codecs.codec(filterID: id) { return codec.describe(parameters) }
+                return name.isEmpty ? "filter \(id)" : "\(name) (\(id))"
             }
         }
     }

@@ -198,16 +198,19 @@ public final class HDF5File {
     public struct DatasetLayout: Sendable {
         /// Chunk dimensions, one per dimension; nil for contiguous storage, which takes no filters.
         public var chunks: [Int]?
-        /// gzip (deflate) level 1–9, or nil for no compression.
-        public var gzipLevel: Int?
-        /// HDF5's shuffle filter, before gzip (chunked datasets only).
-        public var shuffle: Bool
+        /// The filters (chunked datasets only): a codec, and the shuffle.
+        public var compression: ChunkCompression
 
+        /// Chunks of `chunks` with `compression`'s filters.
+        public init(chunks: [Int]? = nil, compression: ChunkCompression) {
+            self.chunks = chunks
+            self.compression = compression
+        }
+
+        /// gzip at `gzipLevel` (1–9; nil: no compression), with HDF5's shuffle filter before it.
         /// The defaults are contiguous storage, no compression and no shuffle.
         public init(chunks: [Int]? = nil, gzipLevel: Int? = nil, shuffle: Bool = false) {
-            self.chunks = chunks
-            self.gzipLevel = gzipLevel
-            self.shuffle = shuffle
+            self.init(chunks: chunks, compression: ChunkCompression(gzipLevel == nil ? nil : .gzip, level: gzipLevel, shuffle: shuffle))
         }
     }
 
@@ -224,8 +227,17 @@ public final class HDF5File {
         if let chunks = layout.chunks {
             var dims = chunks.map { hsize_t(max(1, $0)) }
             try check(H5Pset_chunk(creation.id, Int32(dims.count), &dims), what)
-            if layout.shuffle { try check(H5Pset_shuffle(creation.id), what) }
-            if let level = layout.gzipLevel { try check(H5Pset_deflate(creation.id, UInt32(level)), what) }
+            let chunkBytes = dims.reduce(type.size) { $0 * Int($1) }
+            for filter in layout.compression.filters(elementSize: type.size, chunkBytes: chunkBytes) {
+                switch filter.id {
+                case Int(H5Z_FILTER_SHUFFLE): try check(H5Pset_shuffle(creation.id), what)
+                case Int(H5Z_FILTER_DEFLATE): try check(H5Pset_deflate(creation.id, filter.parameters[0]), what)
+                default:
+                    // h5batch's other codecs are registered with libhdf5 (CodecFilters).
+                    try check(H5Pset_filter(creation.id, H5Z_filter_t(filter.id), filter.optional ? UInt32(H5Z_FLAG_OPTIONAL) : UInt32(H5Z_FLAG_MANDATORY),
+                                            filter.parameters.count, filter.parameters), what)
+                }
+            }
         }
         // Every element gets written, so HDF5 need not write fill values first.
         try check(H5Pset_fill_time(creation.id, H5D_FILL_TIME_NEVER), what)

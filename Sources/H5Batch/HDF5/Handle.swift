@@ -30,6 +30,7 @@ final class Handle {
 @inline(__always)
 func enterHDF5() {
     h5b_silence_errors_on_this_thread()
+    _ = CodecFilters.registered
 }
 
 /// A property list created for one call and closed after it.

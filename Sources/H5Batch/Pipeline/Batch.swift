@@ -37,17 +37,16 @@ final class Batch: @unchecked Sendable {
     }
 
     /// Bytes a batch of `batchRows` rows needs for stored chunks: the input's as read, or the
-    /// output's as deflated (their bound), whichever is more. Reserving it once up front means
+    /// output's as encoded (their bound), whichever is more. Reserving it once up front means
     /// no pass grows the buffer later.
     /// `encoder`: the writer's.
-    static func storedBytes(batchRows: Int, reader: BatchReader, encoder: ChunkEncoder?, deflate: Deflate) -> Int {
+    static func storedBytes(batchRows: Int, reader: BatchReader, encoder: ChunkEncoder?, codecs: CodecSet) -> Int {
         func chunks(_ chunkRows: Int) -> Int { batchRows.units(of: chunkRows) }
         let read = storedInputBytes(batchRows: batchRows, reader: reader)
         let write = encoder.map { encoder -> Int in
             guard let layout = encoder.layout else { return batchRows * encoder.rowWidth * 2 }  // float16 rows
             if layout.isUnfiltered && encoder.type == .float32 { return 0 }
-            let bound = layout.deflateIndex == nil ? layout.chunkBytes : deflate.bound(layout.chunkBytes, level: layout.deflateLevel)
-            return bound * chunks(layout.chunkRows)
+            return layout.encodedBound(codecs) * chunks(layout.chunkRows)
         } ?? 0
         return max(read, write)
     }
@@ -76,7 +75,8 @@ final class Batch: @unchecked Sendable {
 /// Worker-private state: lives on one worker's serial queue only.
 final class WorkerState: @unchecked Sendable {
     var workspace = Workspace()
-    let deflate = Deflate()
+    /// Codec state (libdeflate's, Zstd's contexts, …), made on first use.
+    let codecs = CodecSet()
     let scratchA = ByteBuffer()
     let scratchB = ByteBuffer()
 

@@ -1,7 +1,7 @@
 /// Reads a batch's rows from the input on the I/O lane.
 ///
 /// With a `RawChunkLayout`, stored chunks are read as they are on disk (`H5Dread_chunk`) and
-/// left for a worker to decode, so inflating and converting run on every core, outside HDF5's
+/// left for a worker to decode, so decompressing and converting run on every core, outside HDF5's
 /// global lock. Float32 chunks without filters land straight in the batch's floats. Without a
 /// layout, HDF5 reads and converts a hyperslab.
 struct BatchReader {
@@ -67,7 +67,8 @@ struct BatchReader {
     }
 }
 
-/// Decodes stored input chunks into Float32 rows: inflate, unshuffle, byte order and type.
+/// Decodes stored input chunks into Float32 rows: decompress (any of `Codecs.all`), unshuffle,
+/// byte order and type.
 /// Runs on workers; holds no HDF5 object.
 struct ChunkDecoder: Sendable {
     let layout: RawChunkLayout
@@ -85,22 +86,27 @@ struct ChunkDecoder: Sendable {
         let first = batch.chunks(of: layout.chunkRows).lowerBound
         let chunkBytes = layout.chunkBytes
         // Scratch only where a step cannot write to its final place (it costs memory per worker).
-        if layout.deflateIndex != nil && layout.shuffleIndex != nil { state.scratchA.reserve(chunkBytes) }
+        if layout.needsStagingBuffer { state.scratchA.reserve(chunkBytes) }
         if !storesFloat32 { state.scratchB.reserve(chunkBytes) }
+        let compressor = layout.compressor
+        let codec = compressor.map { state.codecs.codec($0.filterID)! }
         for stored in batch.stored {
             let floats = batch.input.slice((stored.chunk - first) * layout.chunkElements, layout.chunkElements)
             let target = UnsafeMutableRawPointer(floats.baseAddress!)
             var current = UnsafeRawPointer(batch.bytes.pointer + stored.byteOffset)
-            let deflated = layout.deflateIndex.map { stored.filterMask & (1 << UInt32($0)) == 0 } ?? false
+            // A filter whose bit is set in the mask was skipped for this chunk (LZF leaves a
+            // chunk that would not shrink as it is).
+            let compressed = compressor.map { stored.filterMask & (1 << UInt32($0.index)) == 0 } ?? false
             let shuffled = layout.shuffleIndex.map { stored.filterMask & (1 << UInt32($0)) == 0 } ?? false
             // Each step writes where the next reads; float32 chunks end in the batch's floats.
             let elements = storesFloat32 ? target : state.scratchB.pointer
-            if deflated {
+            if compressed, let codec, let compressor {
                 let destination = shuffled ? state.scratchA.pointer : elements
-                guard state.deflate.inflate(UnsafeRawBufferPointer(start: current, count: stored.size),
-                                            into: UnsafeMutableRawBufferPointer(start: destination, count: chunkBytes)) else {
+                guard codec.decode(UnsafeRawBufferPointer(start: current, count: stored.size),
+                                   into: UnsafeMutableRawBufferPointer(start: destination, count: chunkBytes),
+                                   parameters: compressor.parameters) else {
                     return Self.corrupt(chunk: stored.chunk, layout: layout, totalRows: totalRows, rowOffset: rowOffset, label: label,
-                                        "its deflate stream does not decode to \(chunkBytes) bytes")
+                                        "its \(compressor.codec.streamName) stream does not decode to \(chunkBytes) bytes")
                 }
                 current = UnsafeRawPointer(destination)
             } else if stored.size != chunkBytes {
@@ -128,6 +134,6 @@ extension ChunkDecoder {
     /// The worker scratch `decode` reserves, in bytes: `a` (`WorkerState.scratchA`) holds an
     /// inflated chunk until it is unshuffled, `b` (`scratchB`) elements that need converting.
     var scratchBytes: (a: Int, b: Int) {
-        (layout.deflateIndex != nil && layout.shuffleIndex != nil ? layout.chunkBytes : 0, storesFloat32 ? 0 : layout.chunkBytes)
+        (layout.needsStagingBuffer ? layout.chunkBytes : 0, storesFloat32 ? 0 : layout.chunkBytes)
     }
 }

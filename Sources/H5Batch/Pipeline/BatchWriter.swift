@@ -1,6 +1,6 @@
 /// Encodes output chunks on workers and stores them on the I/O lane.
 ///
-/// With a `RawChunkLayout`, workers convert, shuffle and deflate whole chunks (libdeflate), and
+/// With a `RawChunkLayout`, workers convert, shuffle and compress whole chunks (`Codecs.all`), and
 /// the lane stores them with `H5Dwrite_chunk`; float32 chunks without filters are stored
 /// straight from the batch's floats. Without one, HDF5 writes hyperslabs (and runs its own
 /// filters, single-threaded, under its lock); float16 rows are still converted by the workers.
@@ -60,13 +60,13 @@ final class BatchWriter {
     static func pathDescription(_ encoder: ChunkEncoder?) -> String { encoder?.layout == nil ? "hyperslab" : "raw chunks" }
 
     /// What `RawChunkLayout.of(_:decodable: true)` finds on the dataset `PreparedJob.createOutput`
-    /// makes with `shape`, `chunks` (nil: contiguous), `type` and h5batch's filters (shuffle, then
-    /// deflate at `gzipLevel`), worked out before it exists: those filters always qualify, so the
-    /// same geometry rule decides.
-    static func layoutOfNewOutput(shape: [Int], chunks: [Int]?, type: StorageType, shuffle: Bool, gzipLevel: Int?) -> RawChunkLayout? {
+    /// makes with `shape`, `chunks` (nil: contiguous), `type` and `compression` (nil: none),
+    /// worked out before it exists: h5batch's filters always qualify, so the same geometry rule
+    /// decides.
+    static func layoutOfNewOutput(shape: [Int], chunks: [Int]?, type: StorageType, compression: ChunkCompression?) -> RawChunkLayout? {
         guard let chunks else { return nil }
-        return RawChunkLayout(shape: shape, chunks: chunks, elementSize: type.size, shuffleIndex: shuffle ? 0 : nil,
-                              deflateIndex: gzipLevel == nil ? nil : (shuffle ? 1 : 0), deflateLevel: gzipLevel ?? 0)
+        let filters = compression?.filters(elementSize: type.size, chunkBytes: chunks.reduce(type.size, *)) ?? []
+        return RawChunkLayout(shape: shape, chunks: chunks, elementSize: type.size, filters: filters)
     }
 
     /// Writes a batch; batches come in row order.
@@ -90,7 +90,7 @@ final class BatchWriter {
             case .floats:
                 bytes = UnsafeRawBufferPointer(batch.output.slice((stored.chunk - first) * layout.chunkElements, layout.chunkElements))
             }
-            try dataset.writeStoredChunk(at: layout.offset(ofChunk: stored.chunk), bytes: bytes)
+            try dataset.writeStoredChunk(at: layout.offset(ofChunk: stored.chunk), bytes: bytes, filterMask: stored.filterMask)
         }
         completeRows = batch.rows.upperBound
         // Chunks go straight to the file (no cache in libhdf5), so what is written can start
@@ -153,11 +153,12 @@ struct ChunkEncoder: Sendable {
         let chunks = batch.chunks(of: layout.chunkRows)
         let width = layout.rowWidth
         let chunkBytes = layout.chunkBytes
-        let level = layout.deflateLevel
-        let bound = layout.deflateIndex == nil ? chunkBytes : state.deflate.bound(chunkBytes, level: level)
+        let compressor = layout.compressor
+        let codec = compressor.map { state.codecs.codec($0.filterID)! }
+        let bound = layout.encodedBound(state.codecs)
         // The input's stored bytes were decoded already: the buffer is free for the output.
         batch.bytes.reserve(bound * chunks.count)
-        if layout.shuffleIndex != nil && layout.deflateIndex != nil { state.scratchA.reserve(chunkBytes) }
+        if layout.needsStagingBuffer { state.scratchA.reserve(chunkBytes) }
         if type != .float32 { state.scratchB.reserve(chunkBytes) }
         batch.stored.removeAll(keepingCapacity: true)
         var offset = 0
@@ -179,21 +180,26 @@ struct ChunkEncoder: Sendable {
                 current = UnsafeRawPointer(state.scratchB.pointer)
             }
             if layout.shuffleIndex != nil {
-                let destination = layout.deflateIndex == nil ? batch.bytes.pointer + offset : state.scratchA.pointer
+                let destination = compressor == nil ? batch.bytes.pointer + offset : state.scratchA.pointer
                 ByteShuffle.shuffle(current, into: destination, count: layout.chunkElements, size: layout.elementSize)
                 current = UnsafeRawPointer(destination)
             }
-            let size: Int
-            if layout.deflateIndex != nil {
-                size = state.deflate.deflate(UnsafeRawBufferPointer(start: current, count: chunkBytes),
-                                             into: batch.bytes.bytes(offset, bound), level: level)
-            } else {
-                if current != UnsafeRawPointer(batch.bytes.pointer + offset) {
-                    (batch.bytes.pointer + offset).copyMemory(from: current, byteCount: chunkBytes)
+            var size = chunkBytes, mask: UInt32 = 0
+            if let codec, let compressor {
+                if let encoded = codec.encode(UnsafeRawBufferPointer(start: current, count: chunkBytes),
+                                              into: batch.bytes.bytes(offset, bound), parameters: compressor.parameters) {
+                    size = encoded
+                } else {
+                    // The codec leaves this chunk as it is (LZF, when it would not shrink): stored
+                    // without it, its bit set in the mask, as libhdf5 stores it for an optional filter.
+                    mask = 1 << UInt32(compressor.index)
                 }
-                size = chunkBytes
             }
-            batch.stored.append(.init(chunk: chunk, location: .bytes, byteOffset: offset, size: size, filterMask: 0))
+            let destination = batch.bytes.pointer + offset
+            if codec == nil || mask != 0, current != UnsafeRawPointer(destination) {
+                destination.copyMemory(from: current, byteCount: chunkBytes)
+            }
+            batch.stored.append(.init(chunk: chunk, location: .bytes, byteOffset: offset, size: size, filterMask: mask))
             offset += size
         }
     }
@@ -204,6 +210,6 @@ extension ChunkEncoder {
     /// shuffled chunk until it is deflated, `b` (`scratchB`) a chunk converted from float32.
     var scratchBytes: (a: Int, b: Int) {
         guard let layout else { return (0, 0) }
-        return (layout.shuffleIndex != nil && layout.deflateIndex != nil ? layout.chunkBytes : 0, type != .float32 ? layout.chunkBytes : 0)
+        return (layout.needsStagingBuffer ? layout.chunkBytes : 0, type != .float32 ? layout.chunkBytes : 0)
     }
 }

@@ -231,7 +231,7 @@ private struct IOResources {
         let placeholder = FloatBuffer(capacity: 0)
         batches = (0..<min(plan.count, workers + Self.extraBatches)).map { _ in Batch(input: placeholder, output: placeholder) }
         // Reserved once for the larger pass: stored input chunks, or deflated output ones.
-        let bytes = Batch.storedBytes(batchRows: plan.batchRows, reader: reader, encoder: writer.encoder, deflate: states[0].deflate)
+        let bytes = Batch.storedBytes(batchRows: plan.batchRows, reader: reader, encoder: writer.encoder, codecs: states[0].codecs)
         for batch in batches { batch.bytes.reserve(bytes) }
     }
 

@@ -41,13 +41,13 @@ struct MiniBatchRunner {
         /// The buffers for `batches` batches of `batchRows` out of `rows`, through `chain`, read
         /// by `reader` and written through `encoder` (the writer's).
         init(rows: Int, batchRows: Int, batches: Int, workers: Int, chain: StageChain, reader: BatchReader,
-             encoder: ChunkEncoder?, deflate: Deflate) {
+             encoder: ChunkEncoder?, codecs: CodecSet) {
             count = min(batches, workers + extraBatches)
             capacityRows = MiniBatchRunner.capacityRows(rows: rows, batchRows: batchRows, inputChunkRows: reader.layout?.chunkRows ?? 1,
                                                         outputChunkRows: encoder?.layout?.chunkRows ?? 1)
             inputFloats = capacityRows * chain.inputWidth
             outputFloats = chain.runsInPlace ? 0 : capacityRows * chain.outputWidth
-            storedBytes = Batch.storedBytes(batchRows: capacityRows, reader: reader, encoder: encoder, deflate: deflate)
+            storedBytes = Batch.storedBytes(batchRows: capacityRows, reader: reader, encoder: encoder, codecs: codecs)
         }
     }
 
@@ -55,7 +55,7 @@ struct MiniBatchRunner {
         let chain = self.chain
         let states = (0..<workers).map { _ in WorkerState() }
         let buffers = Buffers(rows: plan.rows, batchRows: plan.batchRows, batches: plan.count, workers: workers, chain: chain,
-                              reader: reader, encoder: writer.encoder, deflate: states[0].deflate)
+                              reader: reader, encoder: writer.encoder, codecs: states[0].codecs)
         // Every buffer is allocated and touched now: the peak is then the bound, whatever the
         // run's timing, and the steady state allocates nothing.
         let batches = (0..<buffers.count).map { _ in
@@ -119,7 +119,7 @@ struct MiniBatchRunner {
                                                 totalBytes: chain.parameterBytes + runtime)
         }
         let buffers = Buffers(rows: rows, batchRows: batchRows, batches: count, workers: workers, chain: chain, reader: reader,
-                              encoder: encoder, deflate: Deflate())
+                              encoder: encoder, codecs: CodecSet())
         let (batches, capacity, stored) = (buffers.count, buffers.capacityRows, buffers.storedBytes)
         let inputBytes = buffers.inputFloats * 4, outputBytes = buffers.outputFloats * 4
         let workspace = WorkerState.estimatedBytes(chain: chain, rows: capacity, decoder: reader.decoder, encoder: encoder)

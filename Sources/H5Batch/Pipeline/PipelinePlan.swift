@@ -290,7 +290,7 @@ public struct PipelinePlan: Sendable, Codable {
         let layout = job.outputLayout
         output = Output(file: out.file, dataset: job.outputDataset, shape: job.outputShape, dtype: out.dtype.rawValue,
                         chunks: layout.chunks, chunkRows: job.outputChunkRows,
-                        filters: (layout.shuffle ? ["shuffle"] : []) + (layout.gzipLevel.map { ["gzip(\($0))"] } ?? []),
+                        filters: layout.compression.filterDescriptions(elementSize: out.dtype.size, chunkBytes: (layout.chunks ?? []).reduce(out.dtype.size, *)),
                         bytes: rows * chain.outputWidth * out.dtype.size, path: BatchWriter.pathDescription(job.newOutputEncoder))
 
         memory = Memory(minibatch: plan.miniBatchMemory(job), full: plan.fullModeMemory(job))

@@ -52,8 +52,9 @@ struct PreparedJob {
         chunkCacheBytes = cacheBytes
         if let missing = whole.filters.first(where: { !$0.isAvailable }) {
             throw H5BatchError(.unavailable, "cannot read dataset \(name) in \(inputFile): it is stored with \(missing), "
-                + "a filter this machine's libhdf5 cannot apply (its plugin is not installed, or not on HDF5_PLUGIN_PATH); "
-                + "h5batch reads data stored with gzip, shuffle, fletcher32, szip, nbit and scaleoffset, and with any filter whose HDF5 plugin is installed")
+                + "a filter h5batch cannot decode and this machine's libhdf5 cannot apply (its plugin is not installed, or not on HDF5_PLUGIN_PATH); "
+                + "h5batch decodes \(Codecs.nameList) itself (with or without shuffle), and reads fletcher32, szip, nbit, "
+                + "scaleoffset and any filter whose HDF5 plugin is installed")
         }
         guard whole.elementType.isNumeric else {
             throw H5BatchError(.data, "dataset \(name) in \(inputFile) holds \(whole.elementType) values; h5batch reads integer and floating-point data")
@@ -142,12 +143,12 @@ struct PreparedJob {
     var outputShape: [Int] { input.leadingShape + [chain.outputWidth] }
 
     /// How the output dataset is stored: chunks of `outputChunkRows` rows with h5batch's filters
-    /// (shuffle, then gzip), or contiguous when there are no rows.
+    /// (shuffle, then one codec), or contiguous when there are no rows.
     var outputLayout: HDF5File.DatasetLayout {
         guard rows > 0 else { return HDF5File.DatasetLayout() }
         return HDF5File.DatasetLayout(
             chunks: BatchPlan.chunkShape(rows: outputChunkRows, leading: input.leadingShape, width: chain.outputWidth),
-            gzipLevel: config.output.compression == .gzip ? config.output.level : nil, shuffle: config.output.shuffle)
+            compression: config.output.chunkCompression)
     }
 
     /// The encoder the run's `BatchWriter` will use on the output `createOutput` makes, worked
@@ -156,7 +157,7 @@ struct PreparedJob {
         let layout = outputLayout
         let raw = rawChunkIO
             ? BatchWriter.layoutOfNewOutput(shape: outputShape, chunks: layout.chunks, type: config.output.dtype,
-                                            shuffle: layout.shuffle, gzipLevel: layout.gzipLevel)
+                                            compression: layout.compression)
             : nil
         return BatchWriter.encoder(for: raw, type: config.output.dtype, rows: rows, width: chain.outputWidth, batchRows: batchRows)
     }

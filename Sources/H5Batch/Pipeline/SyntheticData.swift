@@ -14,10 +14,8 @@ public enum SyntheticData {
         public var dtype: StorageType = .float32
         /// Rows per chunk; nil (the default) for chunks of about 1 MiB.
         public var chunkRows: Int?
-        /// gzip (deflate) level 1–9, or nil (the default) for no compression.
-        public var gzipLevel: Int?
-        /// HDF5's shuffle filter (default off).
-        public var shuffle = false
+        /// The codec and shuffle (default none).
+        public var compression = ChunkCompression.none
         /// The seed (default 0): the same seed and shape give the same values.
         public var seed: UInt64 = 0
         /// Replace a file already at the path (default off).
@@ -56,7 +54,7 @@ public enum SyntheticData {
         let chunkRows = max(1, min(rows, options.chunkRows ?? (1 << 20) / (width * options.dtype.size)))
         return try translatingHDF5Errors(otherwise: .io) {
             let file = try HDF5File.create(path)
-            var layout = HDF5File.DatasetLayout(gzipLevel: options.gzipLevel, shuffle: options.shuffle)
+            var layout = HDF5File.DatasetLayout(compression: options.compression)
             if rows > 0 { layout.chunks = BatchPlan.chunkShape(rows: chunkRows, leading: leading, width: width) }
             let dataset = try file.createDataset(name, type: options.dtype, shape: options.shape, layout: layout)
             let plan = BatchPlan(rows: rows, batchRows: max(chunkRows, 65_536 / width * 16))

@@ -245,7 +245,7 @@ struct CheckTests {
                         let planned = BatchWriter.layoutOfNewOutput(
                             shape: leading + [job.chain.outputWidth],
                             chunks: BatchPlan.chunkShape(rows: chunkRows, leading: leading, width: job.chain.outputWidth),
-                            type: dtype, shuffle: shuffle, gzipLevel: compression == .gzip ? config.output.level : nil)
+                            type: dtype, compression: config.output.chunkCompression)
                         let found = RawChunkLayout.of(created, decodable: true)
                         #expect(planned == found, "\(dataset) \(stages) chunk rows \(chunkRows) \(dtype) \(compression) shuffle \(shuffle)")
                         if found != nil { raw += 1 }

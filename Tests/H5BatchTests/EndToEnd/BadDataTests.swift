@@ -417,9 +417,10 @@ struct BadDataTests {
     func unavailableFilter() throws {
         let work = Workspace()
         let input = data + "/filter-blosc2.h5"  // scripts/make_filter_fixtures.py
-        let message = "cannot read dataset /x in \(input): it is stored with blosc2 (32026), a filter this machine's libhdf5 "
-            + "cannot apply (its plugin is not installed, or not on HDF5_PLUGIN_PATH); h5batch reads data stored with gzip, "
-            + "shuffle, fletcher32, szip, nbit and scaleoffset, and with any filter whose HDF5 plugin is installed"
+        let message = "cannot read dataset /x in \(input): it is stored with blosc2 (32026), a filter h5batch cannot decode and "
+            + "this machine's libhdf5 cannot apply (its plugin is not installed, or not on HDF5_PLUGIN_PATH); h5batch decodes "
+            + "gzip, lzf, zstd, lz4, bitshuffle and blosc itself (with or without shuffle), and reads fletcher32, szip, nbit, "
+            + "scaleoffset and any filter whose HDF5 plugin is installed"
         for mode in ["minibatch", "full"] {
             let line = try expectFailure(work, input: input, dataset: "/x", run: "{ mode: \(mode) }", status: 69, message: message)
             #expect(!line.contains("corrupt"))

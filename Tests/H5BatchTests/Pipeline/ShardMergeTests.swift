@@ -14,8 +14,11 @@ struct ShardMergeTests {
         let input: String
         let single: String
         let count = 3
+        /// The outputs' `output.compression` (and shuffle).
+        let compression: PipelineConfig.Compression
 
-        init() throws {
+        init(compression: PipelineConfig.Compression = .none) throws {
+            self.compression = compression
             input = folder.file("in.h5")
             single = folder.file("single.h5")
             var options = SyntheticData.Options(shape: [600, 8])
@@ -38,6 +41,8 @@ struct ShardMergeTests {
             config.run.batchRows = 100
             config.run.workers = 2
             config.run.shard = shard
+            config.output.compression = compression
+            config.output.shuffle = compression != .none && compression != .bitshuffle
             return config
         }
     }
@@ -86,6 +91,19 @@ struct ShardMergeTests {
         let dataset = try file.dataset("/z")
         #expect(dataset.layout != .virtual)
         #expect(Self.bits(try dataset.readAll()) == Self.bits(try readDataset(fixture.single, "/y").values))
+    }
+
+    @Test("a merge with copy of compressed shards keeps their codec (libhdf5 applies h5batch's registered one) and their rows",
+          arguments: [PipelineConfig.Compression.lzf, .zstd, .lz4, .bitshuffle, .blosc])
+    func copyMergeCompressed(_ compression: PipelineConfig.Compression) throws {
+        let fixture = try Fixture(compression: compression)
+        let merge = try ShardMerge.plan((0..<3).map { (file: fixture.shard($0), dataset: String?.none) })
+        let merged = fixture.folder.file("copy.h5")
+        _ = try merge.write(to: merged, dataset: "/z", copy: true, force: false)
+        let dataset = try HDF5File.open(merged).dataset("/z")
+        let single = try HDF5File.open(fixture.single).dataset("/y")
+        #expect(dataset.filters.map(\.id) == single.filters.map(\.id) && dataset.filters.last?.id == Codecs.codec(named: compression.rawValue)?.filterID)
+        #expect(Self.bits(try dataset.readAll()) == Self.bits(try single.readAll()))
     }
 
     @Test("a merge is not written over an existing file unless forced")

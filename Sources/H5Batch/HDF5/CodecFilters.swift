@@ -1,0 +1,83 @@
+import CHDF5
+import Foundation
+
+/// h5batch's codecs registered with libhdf5 (`H5Zregister`), so that libhdf5 applies them
+/// where h5batch's workers do not: creating a compressed dataset, the hyperslab path, `merge
+/// --copy`, a dataset whose chunks split rows. No plugin needs to be installed.
+///
+/// Registration wins over an installed plugin, deterministically: libhdf5 looks for a plugin
+/// only for a filter that is not registered, and `H5Zregister` replaces one that a plugin
+/// registered before. Every codec here reads and writes the plugins' own format, so a file
+/// is the same whichever of the two handled it.
+enum CodecFilters {
+    /// Registers the codecs once, before the first HDF5 call (`enterHDF5`). A codec whose
+    /// registration fails stays unregistered: `H5Zfilter_avail` then reports its filter
+    /// missing, and a run stops with the unavailable-filter error (exit 69).
+    static let registered: Void = {
+        for (slot, codec) in registeredCodecs.enumerated() {
+            var filter = H5Z_class2_t(version: Int32(H5Z_CLASS_T_VERS), id: H5Z_filter_t(codec.filterID),
+                                      encoder_present: 1, decoder_present: 1,
+                                      // libhdf5 keeps the pointer: the copy lives as long as the process.
+                                      name: UnsafePointer(strdup("h5batch \(codec.name)")),
+                                      can_apply: nil, set_local: nil, filter: trampolines[slot])
+            if H5Zregister(&filter) < 0 { _ = H5Eclear2(h5b_E_DEFAULT()) }
+        }
+    }()
+
+    /// Deflate is built into libhdf5.
+    private static let registeredCodecs = Codecs.all.filter { $0.filterID != Deflate.filterID }
+
+    /// libhdf5 calls a filter without saying which it is: one C function per codec, by slot.
+    private static let trampolines: [H5Z_func_t] = [
+        { apply(0, $0, $1, $2, $3, $4, $5) }, { apply(1, $0, $1, $2, $3, $4, $5) },
+        { apply(2, $0, $1, $2, $3, $4, $5) }, { apply(3, $0, $1, $2, $3, $4, $5) },
+        { apply(4, $0, $1, $2, $3, $4, $5) }, { apply(5, $0, $1, $2, $3, $4, $5) },
+        { apply(6, $0, $1, $2, $3, $4, $5) }, { apply(7, $0, $1, $2, $3, $4, $5) },
+    ]
+
+    /// The codec state libhdf5's calls share; they come from whichever thread calls libhdf5.
+    nonisolated(unsafe) private static let codecs = CodecSet()
+    private static let lock = NSLock()
+
+    /// One filter call (`H5Z_func_t`): decodes (`H5Z_FLAG_REVERSE`) or encodes the `bytes` at
+    /// `*buffer`, replacing it with a new `malloc`ed buffer; 0 on failure (libhdf5 then
+    /// reports the filter failed, or stores the chunk unfiltered for an optional filter).
+    private static func apply(_ slot: Int, _ flags: UInt32, _ parameterCount: Int, _ parameterValues: UnsafePointer<UInt32>?,
+                              _ bytes: Int, _ bufferSize: UnsafeMutablePointer<Int>?,
+                              _ buffer: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int {
+        guard slot < registeredCodecs.count, let bufferSize, let buffer, let input = buffer.pointee else { return 0 }
+        let type = registeredCodecs[slot]
+        let parameters = parameterValues.map { Array(UnsafeBufferPointer(start: $0, count: parameterCount)) } ?? []
+        let source = UnsafeRawBufferPointer(start: input, count: bytes)
+        lock.lock()
+        defer { lock.unlock() }
+        guard let codec = codecs.codec(type.filterID) else { return 0 }
+        let outputSize: Int
+        let output: UnsafeMutableRawPointer
+        if flags & UInt32(H5Z_FLAG_REVERSE) != 0 {
+            // HDF5 chunks hold less than 4 GiB.
+            guard let size = type.decodedSize(of: source, parameters: parameters), size < 1 << 32,
+                  let made = malloc(max(size, 1)) else { return 0 }
+            guard codec.decode(source, into: UnsafeMutableRawBufferPointer(start: made, count: size), parameters: parameters) else {
+                free(made)
+                return 0
+            }
+            output = made
+            outputSize = size
+        } else {
+            let bound = codec.bound(bytes, parameters: parameters)
+            guard let made = malloc(max(bound, 1)) else { return 0 }
+            guard let size = codec.encode(source, into: UnsafeMutableRawBufferPointer(start: made, count: bound), parameters: parameters) else {
+                free(made)
+                return 0
+            }
+            output = made
+            outputSize = size
+            bufferSize.pointee = bound
+        }
+        free(input)
+        buffer.pointee = output
+        if flags & UInt32(H5Z_FLAG_REVERSE) != 0 { bufferSize.pointee = outputSize }
+        return outputSize
+    }
+}
