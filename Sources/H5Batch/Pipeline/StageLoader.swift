@@ -3,6 +3,8 @@
 /// Weight files are opened once each however many stages use them. Runs on the I/O lane.
 final class StageLoader {
     private var files: [String: HDF5File] = [:]
+    private var models: [String: ONNXWeights] = [:]
+    private var safetensors: [String: SafeTensorsFile] = [:]
 
     func load(_ configs: [StageConfig]) throws -> [any Stage] {
         try configs.enumerated().map { index, config in
@@ -63,8 +65,23 @@ final class StageLoader {
         }
     }
 
+    /// The tensor `dataset` of the weights file `file`: an ONNX model's tensor, a safetensors
+    /// tensor, or an HDF5 dataset, by the file's extension.
     private func read(_ file: String, _ dataset: String) throws -> (values: [Float], shape: [Int]) {
-        try translatingHDF5Errors(otherwise: .data) {
+        let name = file.lowercased()
+        if name.hasSuffix(".onnx") {
+            let model = try models[file] ?? ONNXWeights(path: file)
+            models[file] = model
+            let tensor = try model.tensor(named: dataset)
+            return (tensor.values, tensor.shape)
+        }
+        if name.hasSuffix(".safetensors") {
+            let weights = try safetensors[file] ?? SafeTensorsFile(path: file)
+            safetensors[file] = weights
+            let tensor = try weights.tensor(named: dataset)
+            return (tensor.values, tensor.shape)
+        }
+        return try translatingHDF5Errors(otherwise: .data) {
             let handle: HDF5File
             if let open = files[file] {
                 handle = open
