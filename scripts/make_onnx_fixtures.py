@@ -19,7 +19,8 @@ and with 12 slopes, Flatten, Dropout), ``gelu`` (exact and tanh GELU, SiLU, ReLU
 ``references.h5`` holds ``/input`` [37, 6] float32 (row 3 all NaN, row 10 one NaN) and, for each
 stack, ``/NAME`` = PyTorch's own output for it (eval mode, float32). ``/mlp_f16``, ``/mlp_bf16``
 are the outputs of ``mlp`` with its parameters rounded to float16 / bfloat16 first;
-``/relu_mlp_softmax`` is softmax(mlp(relu(input))).
+``/relu_mlp_softmax`` is softmax(mlp(relu(input))); ``/gemm_attributes`` and
+``/clip_attributes`` are numpy's outputs for the two hand-written graphs (handwritten_models).
 
 Further files:
 
@@ -131,6 +132,53 @@ def typed_tensor(values, name, data_type):
     return tensor
 
 
+def handwritten_models(x):
+    """Graphs no PyTorch exporter writes but ONNX allows, built with onnx.helper, and their
+    outputs computed with numpy in float64: ``gemm-attributes.onnx`` (opset 13: Gemm with
+    alpha 0.5, beta 2, transB 0 and a [1, 5] bias, Clip with bounds from Constant inputs, Gemm
+    with a one-value bias, Softmax) and ``clip-attributes.onnx`` (opset 10: Clip's bounds as
+    attributes, Softmax over axis 1, LeakyRelu with its default slope)."""
+    from onnx import TensorProto, helper
+    rng = np.random.default_rng(16)
+    b1 = rng.normal(size=(IN_FEATURES, 5)).astype(np.float32)
+    c1 = rng.normal(size=(1, 5)).astype(np.float32)
+    b2 = rng.normal(size=(3, 5)).astype(np.float32)
+    c2 = np.array([0.25], dtype=np.float32)
+    rows = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["rows", IN_FEATURES])
+    out = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["rows", 3])
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "b1", "c1"], ["g1"], alpha=0.5, beta=2.0, transB=0),
+         helper.make_node("Constant", [], ["low"], value=numpy_helper.from_array(np.array(-0.7, dtype=np.float32))),
+         helper.make_node("Constant", [], ["high"], value_float=0.9),
+         helper.make_node("Clip", ["g1", "low", "high"], ["clipped"]),
+         helper.make_node("Gemm", ["clipped", "b2", "c2"], ["g2"], transB=1),
+         helper.make_node("Softmax", ["g2"], ["y"], axis=-1)],
+        "gemm_attributes", [rows], [out],
+        [numpy_helper.from_array(v, n) for v, n in ((b1, "b1"), (c1, "c1"), (b2, "b2"), (c2, "c2"))])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), os.path.join(OUT, "gemm-attributes.onnx"))
+
+    def softmax(v):
+        e = np.exp(v - v.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+
+    xd = x.astype(np.float64)
+    g1 = 0.5 * xd @ b1 + 2.0 * c1
+    gemm_reference = softmax(np.clip(g1, -0.7, 0.9) @ b2.T.astype(np.float64) + 0.25)
+
+    w = rng.normal(size=(4, IN_FEATURES)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "w"], ["g"], transB=1),
+         helper.make_node("LeakyRelu", ["g"], ["leaky"]),
+         helper.make_node("Clip", ["leaky"], ["clipped"], min=-0.5, max=0.5),
+         helper.make_node("Softmax", ["clipped"], ["y"], axis=1)],
+        "clip_attributes", [rows], [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["rows", 4])],
+        [numpy_helper.from_array(w, "w")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 10)]), os.path.join(OUT, "clip-attributes.onnx"))
+    g = xd @ w.T.astype(np.float64)
+    clip_reference = softmax(np.clip(np.where(g > 0, g, 0.01 * g), -0.5, 0.5))
+    return {"gemm_attributes": gemm_reference, "clip_attributes": clip_reference}
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     torch.manual_seed(7)
@@ -198,6 +246,8 @@ def main():
                               ("two-inputs", TwoInputs(), (x, x))):
         model.eval()
         torch.onnx.export(model, args, os.path.join(OUT, f"{name}.onnx"), dynamo=False, opset_version=17)
+
+    references.update(handwritten_models(x.numpy()))
 
     with h5py.File(os.path.join(OUT, "references.h5"), "w") as f:
         for name, values in references.items():

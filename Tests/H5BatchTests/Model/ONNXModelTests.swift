@@ -13,7 +13,8 @@ struct ONNXModelTests {
     static let models: [(file: String, reference: String)] =
         stacks.flatMap { stack in exports.map { ("\(stack)-\($0).onnx", stack) } }
         + [("mlp-f16.onnx", "mlp_f16"), ("mlp-bf16.onnx", "mlp_bf16"), ("mlp-f64.onnx", "mlp"),
-           ("mlp-typed.onnx", "mlp"), ("mlp-external.onnx", "mlp")]
+           ("mlp-typed.onnx", "mlp"), ("mlp-external.onnx", "mlp"),
+           ("gemm-attributes.onnx", "gemm_attributes"), ("clip-attributes.onnx", "clip_attributes")]
 
     /// Runs `config` over data/onnx/references.h5:/input in `mode` and returns the output.
     static func run(_ config: PipelineConfig, mode: PipelineConfig.Mode, in folder: TemporaryFolder) throws -> (values: [Float], shape: [Int]) {
@@ -53,6 +54,20 @@ struct ONNXModelTests {
         #expect(config.name == "mlp-ts17")
         #expect(config.stages == [.linear(file: file, weight: "0.weight", bias: "0.bias", layout: .torch), .relu,
                                   .linear(file: file, weight: "2.weight", bias: "2.bias", layout: .torch)])
+    }
+
+    @Test("Gemm's alpha, beta, transB=0 and broadcast biases become derived tensors; Clip's bounds come from inputs or attributes")
+    func gemmAttributes() throws {
+        let file = Self.folder + "/gemm-attributes.onnx"
+        #expect(try PipelineFile.load(file).stages == [
+            .linear(file: file, weight: "b1×0.5@[6, 5]", bias: "c1×2.0@[5]", layout: .keras), .hardtanh(minVal: Double(Float(-0.7)), maxVal: Double(Float(0.9))),
+            .linear(file: file, weight: "b2", bias: "c2@[3]", layout: .torch), .softmax,
+        ])
+        let weights = try ONNXWeights(path: file)
+        let bias = try weights.tensor(named: "c2@[3]")
+        #expect(bias.shape == [3] && bias.values == [0.25, 0.25, 0.25])
+        let attributes = Self.folder + "/clip-attributes.onnx"
+        #expect(try PipelineFile.load(attributes).stages.map(\.name) == ["linear", "leaky_relu", "hardtanh", "softmax"])
     }
 
     @Test("the forms exporters write for GELU, SiLU, Softplus, ReLU6 and PReLU are recognised, at every opset")
