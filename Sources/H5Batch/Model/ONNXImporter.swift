@@ -150,6 +150,7 @@ struct ONNXImporter {
                                             bias: try vector(index, position: 2, what: "bias"),
                                             eps: Double(node.float("epsilon", default: 1e-5))))
         case "Add", "Sub", "Mul", "Div":
+            if inputs.dropFirst().contains(current) { throw fail(index, "combines the chain's value \(current) with itself; h5batch has no stage for it") }
             throw fail(index, "applies a constant on its own, outside a Gemm, MatMul + Add or a recognised layer; h5batch has no stage for it")
         default:
             throw fail(index, "op type \(node.opType) is not supported (h5batch imports Gemm, MatMul + Add, Relu, LeakyRelu, PRelu, Elu, Sigmoid, Tanh, Softplus, Softmax, Clip, Gelu, LayerNormalization, BatchNormalization and the forms exporters write for GELU, SiLU and LayerNorm)")

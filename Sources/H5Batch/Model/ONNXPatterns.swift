@@ -39,7 +39,8 @@ struct ONNXPatterns {
         // the Mul and Add that apply them.
         for end in (first..<min(graph.nodes.count, first + Self.reach)).reversed() where !importer.used.contains(end) {
             let output = graph.nodes[end].output[0]
-            guard let tree = expression(output, depth: 0), case .node = tree else { continue }
+            var budget = Self.budget
+            guard let tree = expression(output, depth: 0, budget: &budget), case .node = tree else { continue }
             guard let layer = try layer(for: tree) else { continue }
             let nodes = Self.nodes(of: tree)
             guard isSelfContained(nodes, end: end) else { continue }
@@ -53,14 +54,19 @@ struct ONNXPatterns {
     private static let operators: Set<String> = ["Add", "Sub", "Mul", "Div", "Pow", "Erf", "Tanh", "Sigmoid", "Sqrt",
                                                  "ReduceMean", "Greater", "Where", "Softplus"]
 
-    private func expression(_ value: String, depth: Int) -> Expression? {
+    /// The most tree nodes one candidate may expand to: a shared value is expanded once per
+    /// use, so a crafted graph could otherwise grow the tree exponentially with its depth.
+    private static let budget = 256
+
+    private func expression(_ value: String, depth: Int, budget: inout Int) -> Expression? {
         if value == current { return .input }
         if graph.constants[value] != nil { return .constant(value) }
-        guard depth < Self.reach, let index = graph.producer[value], !importer.used.contains(index),
+        budget -= 1
+        guard budget > 0, depth < Self.reach, let index = graph.producer[value], !importer.used.contains(index),
               Self.operators.contains(graph.nodes[index].opType) else { return nil }
         var operands: [Expression] = []
         for input in graph.nodes[index].input where !input.isEmpty {
-            guard let operand = expression(input, depth: depth + 1) else { return nil }
+            guard let operand = expression(input, depth: depth + 1, budget: &budget) else { return nil }
             operands.append(operand)
         }
         return .node(index, operands)
