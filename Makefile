@@ -87,9 +87,10 @@ fuzz: test-deps
 bench-deps: deps
 	$(call install_missing,$(BENCH_APT_PACKAGES))
 
-# Benchmark against h5py, dask, PyTorch, ONNX Runtime and the hardware floors (see
-# bench/README.md); needs python3 -m pip install -r bench/requirements.txt (and, for the
-# PyTorch entries, bench/requirements-torch.txt).
+# Benchmark against h5py, dask, hdf5plugin, PyTorch, ONNX Runtime and the hardware floors, and
+# write the table of output codecs (see bench/README.md); needs python3 -m pip install -r
+# bench/requirements.txt (and, for the PyTorch entries and the onnx workload,
+# bench/requirements-torch.txt).
 bench: build bench-deps
 	python3 bench/compare.py
 

@@ -3,15 +3,22 @@
 
 What it measures
 ----------------
-Three standard workloads over a float32 dataset of ROWS x 256 (default 1,048,576 rows = 1 GiB),
+Standard workloads over one float32 dataset of ROWS x 256 (default 1,048,576 rows = 1 GiB),
 stored in chunks of 8192 rows and generated with `h5batch generate --seed 1`:
 
-  relu  uncompressed input -> relu -> uncompressed output
-  mlp   uncompressed input -> linear 256->1024 (+bias) -> relu -> linear 1024->256 (+bias)
-        -> uncompressed output
-  gzip  gzip-4 + shuffle input -> relu -> leaky_relu(0.01) -> gzip-4 + shuffle output
+  relu    uncompressed input -> relu -> uncompressed output
+  mlp     uncompressed input -> linear 256->1024 (+bias) -> relu -> linear 1024->256 (+bias)
+          -> uncompressed output
+  gzip    gzip-4 + shuffle input -> relu -> leaky_relu(0.01) -> gzip-4 + shuffle output
+  zstd    the same data stored by h5py + hdf5plugin as Zstd-3 + shuffle -> relu -> leaky_relu(0.01)
+          -> Zstd-3 + shuffle output; peers h5py and dask, both with hdf5plugin
+  onnx    the mlp workload's model exported by torch.onnx.export (bench/peers/export_onnx.py),
+          run by `h5batch run MODEL.onnx` and by h5py + ONNX Runtime, against h5batch on the
+          hand-written mlp pipeline
+  codecs  uncompressed input -> relu -> leaky_relu(0.01) -> h5batch's output written with each
+          codec of the CODECS table below: a table of time, output size and ratio
 
-Each workload is run by every entry:
+The first four are run by every entry that applies:
 
   h5batch          `h5batch run PIPELINE` (mini-batch mode, batch 8192, workers auto)
   h5batch --mode full
@@ -25,6 +32,13 @@ Each workload is run by every entry:
   floor sgemm      (mlp) the best GEMM on the machine alone on the MLP's FLOPs, no I/O: the
                    fastest of bench/floors.c built against each installed library (OpenBLAS,
                    oneDNN, BLIS) and of MKL through PyTorch (bench/peers/torch_gemm_floor.py)
+
+The zstd workload runs h5batch (both modes), h5py stream, h5py full, dask and the copy floor.
+The onnx workload runs h5batch on mlp's pipeline file, `h5batch run MODEL.onnx`, and the ONNX
+Runtime peer on the same .onnx file with its best settings (intra-op threads = cores, every
+graph optimization, large slices: ORT_BEST_BATCH_ROWS). Before a workload that needs a feature h5batch may
+lack (Zstd, an output codec, ONNX models), h5batch runs it once on a 256-row input; if that
+fails, the h5batch entries are skipped with a line quoting h5batch's error, and the peers run.
 
 Every entry is a separate process, measured the same way from outside: wall time from spawn to
 exit, and the child's own peak RSS (ru_maxrss from wait4). Both are taken by bench/measure.c, a
@@ -61,9 +75,13 @@ Usage
   python3 bench/compare.py                       # all workloads, 3 repetitions, 1 GiB each
   python3 bench/compare.py --rows 65536 --repeat 1 --workloads relu
   python3 bench/compare.py --json results.json --markdown results.md
+  python3 bench/compare.py --workloads zstd,codecs,onnx --rows 65536 --repeat 1   # smoke test
+  python3 bench/compare.py --workloads gzip --baseline before.json   # no worse than before.json
 
 PyTorch and ONNX Runtime are optional: when `import torch` (or onnxruntime) fails in the Python
 running this script, their entries are skipped with a line saying why, and the run goes on.
+The same for hdf5plugin (the zstd and codecs workloads) and for torch + onnxscript (the onnx
+workload, whose model PyTorch exports).
 """
 from __future__ import annotations
 
@@ -71,6 +89,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shlex
 import statistics
 import subprocess
@@ -84,6 +103,13 @@ from typing import NoReturn
 import h5py
 import numpy as np
 
+try:  # registers Zstd, LZ4, Bitshuffle and Blosc with h5py's HDF5: the zstd and codecs workloads
+    import hdf5plugin
+    HDF5PLUGIN_MISSING = None
+except ImportError as missing:
+    hdf5plugin = None
+    HDF5PLUGIN_MISSING = f"`import hdf5plugin` failed in {sys.executable}: {missing}"
+
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
 PEERS = BENCH / "peers"
@@ -93,9 +119,30 @@ HIDDEN = 1024
 CHUNK_ROWS = 8192
 DATASET = "/x"
 LEAKY_SLOPE = np.float32(0.01)
-WORKLOADS = ("relu", "mlp", "gzip")
-TOOLS = ("h5batch", "h5batch-stats", "h5batch-full", "h5py-stream", "h5py-full", "dask", "torch", "onnxruntime", "floor")
+WORKLOADS = ("relu", "mlp", "gzip", "zstd", "onnx", "codecs")
+TOOLS = ("h5batch", "h5batch-stats", "h5batch-full", "h5batch-onnx", "h5py-stream", "h5py-full", "dask",
+         "torch", "onnxruntime", "floor")
 PEER_TOOLS = ("h5py-stream", "h5py-full", "dask", "torch", "onnxruntime")  # what a user would run instead
+ZSTD_LEVEL = 3  # the zstd workload's input and output, as peers/common.py writes it too
+H5Z_SHUFFLE, H5Z_DEFLATE, H5Z_ZSTD = 2, 1, 32015  # HDF5 filter ids
+# The ONNX Runtime peer's slices in the onnx workload, where it gets its best settings (with
+# intra-op threads = cores and every graph optimization): whole stored chunks, and large. From
+# 8,192 to 65,536 rows its times were level within the noise (64 MiB input, 2 cores); beyond
+# that, only memory grows (the hidden layer is 4 KiB per row).
+ORT_BEST_BATCH_ROWS = 4 * CHUNK_ROWS
+
+# The codec table (workload `codecs`): h5batch writes the same output once per row, each codec
+# at its default level, with shuffle where it helps (bitshuffle shuffles bits itself). Edit
+# this table to add or drop a codec: (row label, the pipeline's output options).
+CODECS = [
+    ("none", {"compression": "none"}),
+    ("gzip + shuffle", {"compression": "gzip", "shuffle": True}),
+    ("lzf + shuffle", {"compression": "lzf", "shuffle": True}),
+    ("zstd + shuffle", {"compression": "zstd", "shuffle": True}),
+    ("lz4 + shuffle", {"compression": "lz4", "shuffle": True}),
+    ("bitshuffle", {"compression": "bitshuffle"}),
+    ("blosc + shuffle", {"compression": "blosc", "shuffle": True}),
+]
 RTOL, ATOL = 1e-4, 1e-5
 MIB = 1 << 20
 # Set on some machines as a workaround for old OpenBLAS builds (the system's, which h5batch
@@ -144,6 +191,9 @@ class Workload:
     pipeline: Path
     weights: Path
     entries: list[Entry] = field(default_factory=list)
+    planned: dict[str, str] = field(default_factory=dict)  # key -> label, before selection and skips
+    unsupported: dict[str, str] = field(default_factory=dict)  # codecs: row label -> h5batch's error
+    notes: list[str] = field(default_factory=list)  # printed under the table
 
     def entry(self, key: str) -> Entry | None:
         return next((e for e in self.entries if e.key == key), None)
@@ -234,19 +284,21 @@ def build_gemm_floors(workdir: Path) -> tuple[dict[str, Path], dict[str, str]]:
     return built, missing
 
 
-def input_matches(path: Path, rows: int, compressed: bool) -> bool:
+def input_matches(path: Path, rows: int, filters: set[int], chunk_rows: int = CHUNK_ROWS) -> bool:
+    """Whether `path` holds the rows x 256 float32 input in its chunks, with exactly these filters."""
     try:
         with h5py.File(path, "r") as f:
             d = f[DATASET]
+            plist = d.id.get_create_plist()
+            stored = {plist.get_filter(i)[0] for i in range(plist.get_nfilters())}
             return (d.shape == (rows, FEATURES) and d.dtype == np.float32
-                    and d.chunks == (min(CHUNK_ROWS, rows), FEATURES)
-                    and (d.compression == "gzip") == compressed and d.shuffle == compressed)
+                    and d.chunks == (min(chunk_rows, rows), FEATURES) and stored == filters)
     except (OSError, KeyError):
         return False
 
 
 def generate_input(h5batch: Path, path: Path, rows: int, compressed: bool) -> None:
-    if input_matches(path, rows, compressed):
+    if input_matches(path, rows, {H5Z_SHUFFLE, H5Z_DEFLATE} if compressed else set()):
         return
     command = [str(h5batch), "generate", str(path), "--dataset", DATASET,
                "--shape", f"{rows}x{FEATURES}", "--chunk-rows", str(CHUNK_ROWS), "--seed", "1"]
@@ -255,6 +307,25 @@ def generate_input(h5batch: Path, path: Path, rows: int, compressed: bool) -> No
     command.append("--force")
     progress(f"generating {path.name}: {shlex.join(command)}")
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+
+
+def write_zstd_input(plain: Path, path: Path) -> None:
+    """`plain`'s data stored as Zstd + shuffle by h5py + hdf5plugin, the way the zstd workload's
+    users have it, in the same chunks; rewritten when missing, different or older than `plain`."""
+    with h5py.File(plain, "r") as f:
+        rows, chunk_rows = f[DATASET].shape[0], f[DATASET].chunks[0]
+    if (input_matches(path, rows, {H5Z_SHUFFLE, H5Z_ZSTD}, chunk_rows)
+            and path.stat().st_mtime >= plain.stat().st_mtime):
+        return
+    progress(f"writing {path}: {plain.name}'s data as Zstd level {ZSTD_LEVEL} + shuffle (h5py + hdf5plugin)")
+    partial = path.with_name(path.name + ".tmp")
+    with h5py.File(plain, "r") as fin, h5py.File(partial, "w") as fout:
+        source = fin[DATASET]
+        target = fout.create_dataset(DATASET, source.shape, np.float32, chunks=source.chunks,
+                                     **hdf5plugin.Zstd(clevel=ZSTD_LEVEL), shuffle=True)
+        for start in range(0, rows, chunk_rows):
+            target[start:start + chunk_rows] = source[start:start + chunk_rows]
+    partial.replace(path)
 
 
 def write_weights(path: Path) -> None:
@@ -303,7 +374,37 @@ stages:
   - relu
   - leaky_relu: {{ negative_slope: 0.01 }}
 """,
+    "zstd": """\
+input:  {{ file: input-zstd.h5, dataset: /x }}
+output: {{ file: out/zstd-h5batch.h5, dataset: /x, chunk_rows: {chunk},
+          compression: zstd, level: {level}, shuffle: true }}
+run:    {{ mode: minibatch, batch_rows: {chunk}, workers: auto }}
+stages:
+  - relu
+  - leaky_relu: {{ negative_slope: 0.01 }}
+""",
 }
+PIPELINES["onnx"] = PIPELINES["mlp"]  # the hand-written pipeline the ONNX model is measured against
+
+# One pipeline per row of CODECS: the zstd workload's stages on the uncompressed input.
+CODEC_PIPELINE = """\
+input:  {{ file: input.h5, dataset: /x }}
+output: {{ file: out/codecs-{key}.h5, dataset: /x, chunk_rows: {chunk}, {options} }}
+run:    {{ mode: minibatch, batch_rows: {chunk}, workers: auto }}
+stages:
+  - relu
+  - leaky_relu: {{ negative_slope: 0.01 }}
+"""
+
+
+def flow_yaml(options: dict) -> str:
+    """Output options as the inside of a YAML flow mapping: `compression: zstd, shuffle: true`."""
+    return ", ".join(f"{k}: {str(v).lower() if isinstance(v, bool) else v}" for k, v in options.items())
+
+
+def codec_key(label: str) -> str:
+    """The entry key of a CODECS row, e.g. codec-zstd-shuffle: also names its pipeline and output."""
+    return "codec-" + re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
 
 
 PROBE = """\
@@ -311,7 +412,7 @@ import importlib, json, sys
 found = {"versions": {}, "errors": {}}
 for name in sys.argv[1:]:
     try:
-        found["versions"][name] = importlib.import_module(name).__version__
+        found["versions"][name] = getattr(importlib.import_module(name), "__version__", "?")
     except Exception as error:
         found["errors"][name] = f"{type(error).__name__}: {error}"
 try:
@@ -360,11 +461,76 @@ def onnx_models(workdir: Path, names: list[str], inputs: dict[str, Path], weight
     return None
 
 
+def export_onnx_model(workdir: Path, weights: Path, probe: dict) -> tuple[Path | None, str]:
+    """WORKDIR/mlp-torch.onnx: the mlp workload's model as torch.onnx.export writes it
+    (peers/export_onnx.py), exported again when missing or older than the weights or the scripts.
+
+    Returns (the model, what was exported, for the notes), or (None, why it cannot be exported).
+    """
+    model, summary = workdir / "mlp-torch.onnx", workdir / "mlp-torch.json"
+    sources = (weights, PEERS / "export_onnx.py", PEERS / "torch_stream.py")
+    if not (model.exists() and summary.exists()
+            and model.stat().st_mtime >= max(p.stat().st_mtime for p in sources)):
+        for module in ("torch", "onnxscript", "onnx"):
+            if module in probe["errors"]:
+                return None, (f"PyTorch exports its model, and `import {module}` failed in "
+                              f"{sys.executable}: {probe['errors'][module]}")
+        command = [sys.executable, str(PEERS / "export_onnx.py"), "--weights", str(weights),
+                   "--output", str(model)]
+        progress(f"exporting {model.name}: {shlex.join(command)}")
+        done = subprocess.run(command, capture_output=True, text=True, env=python_environment())
+        if done.returncode != 0:
+            fail(f"exporting the mlp model to ONNX failed: {shlex.join(command)}\n{done.stderr[-3000:]}")
+        summary.write_text(done.stdout.splitlines()[-1] + "\n")
+    exported = json.loads(summary.read_text())
+    return model, (f"model: {model.name}, written by {exported['exporter']} with its defaults "
+                   f"(opset {exported['opset']}, nodes {', '.join(exported['nodes'])}).")
+
+
+PROBE_ROWS = 256  # the tiny input h5batch is tried on before a workload that needs a new feature
+
+
+def probe_inputs(args: argparse.Namespace) -> dict[str, Path]:
+    """The tiny inputs of h5batch_error, in WORKDIR/probe: plain, and as Zstd + shuffle."""
+    folder = args.workdir / "probe"
+    folder.mkdir(exist_ok=True)
+    plain, zstd = folder / "input.h5", folder / "input-zstd.h5"
+    if not input_matches(plain, PROBE_ROWS, set(), PROBE_ROWS // 2):
+        subprocess.run([str(args.h5batch), "generate", str(plain), "--dataset", DATASET,
+                        "--shape", f"{PROBE_ROWS}x{FEATURES}", "--chunk-rows", str(PROBE_ROWS // 2),
+                        "--seed", "1", "--force"], check=True, stdout=subprocess.DEVNULL)
+    if hdf5plugin is not None:
+        write_zstd_input(plain, zstd)
+    return {"plain": plain, "zstd": zstd}
+
+
+def h5batch_error(args: argparse.Namespace, entry: Entry, tiny: Path) -> str | None:
+    """Run an h5batch entry's own command on a tiny input instead of its own, into a scratch
+    output: None when it succeeds, otherwise h5batch's error line and exit code. This is how
+    compare.py finds out whether this h5batch supports what a workload needs, rather than
+    failing in the middle of a run."""
+    out = args.workdir / "probe" / "out.h5"
+    argv = entry.argv[1:]  # run FILE [--input IN] --output OUT [options] --force
+    argv[argv.index("--output") + 1] = f"{out}:{DATASET}"
+    if "--input" in argv:
+        argv[argv.index("--input") + 1] = f"{tiny}:{DATASET}"
+    else:
+        argv[2:2] = ["--input", f"{tiny}:{DATASET}"]
+    done = subprocess.run([str(args.h5batch), *argv], capture_output=True, text=True, timeout=600)
+    out.unlink(missing_ok=True)
+    if done.returncode == 0:
+        return None
+    lines = [line.strip() for line in (done.stderr + done.stdout).splitlines() if line.strip()]
+    said = next((line for line in reversed(lines) if line.startswith("error:")), lines[-1] if lines else "")
+    return f"{said} (exit {done.returncode})"
+
+
 def prepare(args: argparse.Namespace) -> list[Workload]:
     """Build the floors; generate inputs, weights, pipelines and models that are missing or stale.
 
     A peer whose Python packages cannot be imported is left out, with a line saying why
-    (args.skipped, also in the report).
+    (args.skipped, also in the report); so are h5batch's entries where this h5batch lacks what
+    the workload needs (h5batch_error), and whole workloads whose inputs cannot be made.
     """
     workdir: Path = args.workdir
     (workdir / "out").mkdir(parents=True, exist_ok=True)
@@ -381,84 +547,182 @@ def prepare(args: argparse.Namespace) -> list[Workload]:
     optional = ["torch"] if "torch" in args.tools or mlp_floor else []
     if "onnxruntime" in args.tools:
         optional += ["onnxruntime", "onnx"]  # onnx writes the models, onnxruntime runs them
-    args.probe = probe_python(optional)
+    if "onnx" in args.workloads:
+        optional += ["torch", "onnxscript", "onnx"]  # torch.onnx.export needs all three
+    args.probe = probe_python(list(dict.fromkeys(optional)))
 
-    plain, gzipped, weights = workdir / "input.h5", workdir / "input-gzip.h5", workdir / "weights.h5"
-    if {"relu", "mlp"} & set(args.workloads):
+    plain, weights = workdir / "input.h5", workdir / "weights.h5"
+    inputs = {"relu": plain, "mlp": plain, "gzip": workdir / "input-gzip.h5",
+              "zstd": workdir / "input-zstd.h5", "onnx": plain, "codecs": plain}
+    dropped = {}  # workload -> why it cannot run at all
+    if hdf5plugin is None:
+        dropped.update({name: HDF5PLUGIN_MISSING for name in ("zstd", "codecs")})
+    if any(inputs[name] == plain or name == "zstd" for name in args.workloads):
         generate_input(args.h5batch, plain, args.rows, compressed=False)
     if "gzip" in args.workloads:
-        generate_input(args.h5batch, gzipped, args.rows, compressed=True)
+        generate_input(args.h5batch, inputs["gzip"], args.rows, compressed=True)
+    if "zstd" in args.workloads and "zstd" not in dropped:
+        write_zstd_input(plain, inputs["zstd"])
     write_weights(weights)
-    inputs = {name: gzipped if name == "gzip" else plain for name in args.workloads}
 
     unavailable = {}  # tool key -> why it cannot run
     for key in ("torch", "onnxruntime"):
         if key in args.probe["errors"]:
             unavailable[key] = f"`import {key}` failed in {sys.executable}: {args.probe['errors'][key]}"
     if "onnxruntime" in args.tools and "onnxruntime" not in unavailable:
-        why = onnx_models(workdir, args.workloads, inputs, weights, args.probe)
+        own_models = [name for name in args.workloads if name in ("relu", "mlp", "gzip")]
+        why = onnx_models(workdir, own_models, inputs, weights, args.probe)
         if why:
             unavailable["onnxruntime"] = why
+    model, exported = None, ""
+    if "onnx" in args.workloads:
+        model, exported = export_onnx_model(workdir, weights, args.probe)
+        if model is None:
+            dropped["onnx"] = exported
     if mlp_floor and "torch" in unavailable:
         args.skipped["sgemm floor: MKL via PyTorch"] = unavailable["torch"]
+    for name in args.workloads:
+        if name in dropped:
+            args.skipped[f"workload {name}"] = dropped[name]
     for label, why in args.skipped.items():
         progress(f"skipping {label}: {why}")
 
     workloads = []
     for name in args.workloads:
+        if name in dropped:
+            continue
         pipeline = workdir / f"{name}.yaml"
-        pipeline.write_text(f"# h5batch benchmark workload '{name}', written by bench/compare.py\n"
-                            + PIPELINES[name].format(chunk=CHUNK_ROWS))
-        source = inputs[name]
-        workload = Workload(name, source, pipeline, weights)
-
-        def out(key: str) -> Path:
-            return workdir / "out" / f"{name}-{key}.h5"
-
-        def h5batch(key: str, label: str, *extra: str) -> Entry:
-            return Entry(key, label, [str(args.h5batch), "run", str(pipeline),
-                                      "--output", str(out(key)), *extra, "--force"], out(key))
-
-        def peer(key: str, label: str, script: str, *extra: str) -> Entry:
-            argv = [sys.executable, str(PEERS / script), "--workload", name,
-                    "--input", str(source), "--output", str(out(key))]
-            if name == "mlp":
-                argv += ["--weights", str(weights)]
-            return Entry(key, label, [*argv, *extra], out(key), env=python_environment())
-
-        candidates = [
-            h5batch("h5batch", "h5batch"),
-            h5batch("h5batch-full", "h5batch --mode full", "--mode", "full"),
-            peer("h5py-stream", "h5py stream", "h5py_stream.py"),
-            peer("h5py-full", "h5py full", "h5py_full.py"),
-            peer("dask", "dask.array", "dask_array.py"),
-            peer("torch", "h5py + PyTorch", "torch_stream.py"),
-            peer("onnxruntime", "h5py + ONNX Runtime", "onnxruntime_stream.py",
-                 "--model", str(workdir / f"{name}.onnx")),
-        ]
-        if name == "mlp":
-            # What counting every stage's statistics costs (the output is the same).
-            candidates.insert(1, h5batch("h5batch-stats", "h5batch --stats", "--stats"))
-            shape = [str(args.rows), str(FEATURES), str(HIDDEN), str(FEATURES)]
-            gemms = [Entry(library, f"sgemm {library}", [str(binary), "sgemm", *shape], None,
-                           self_timed=True) for library, binary in gemm_floors.items()]
-            if "torch" not in unavailable:
-                script = [sys.executable, str(PEERS / "torch_gemm_floor.py"), *shape]
-                gemms.append(Entry("torch", "sgemm torch", script, None, self_timed=True,
-                                   env=python_environment()))
-            candidates.append(Entry("floor", "floor: best sgemm", [], None, self_timed=True,
-                                    candidates=gemms))
-        else:
-            candidates.append(Entry("floor", "floor: raw chunk copy",
-                                    [str(floors), "copy", str(source), DATASET, str(out("floor"))],
-                                    out("floor")))
-        for e in candidates:
-            if e.key in args.tools and e.key in unavailable and e.label not in args.skipped:
-                args.skipped[e.label] = unavailable[e.key]
-                progress(f"skipping {e.label}: {unavailable[e.key]}")
-        workload.entries = [e for e in candidates if e.key in args.tools and e.key not in unavailable]
+        if name != "codecs":
+            pipeline.write_text(f"# h5batch benchmark workload '{name}', written by bench/compare.py\n"
+                                + PIPELINES[name].format(chunk=CHUNK_ROWS, level=ZSTD_LEVEL))
+        workload = Workload(name, inputs[name], pipeline, weights)
+        if name == "onnx":
+            workload.notes.append(exported)
+        candidates = workload_entries(workload, args, floors, gemm_floors, unavailable, model)
+        workload.planned = {e.key: e.label for e in candidates}
+        selected = [e for e in candidates if tool_of(e) in args.tools]
+        blocked = h5batch_blocks(workload, selected, args)
+        for e in selected:
+            why = unavailable.get(e.key) or blocked.get(e.key)
+            if why is None:
+                workload.entries.append(e)
+                continue
+            label = e.label if e.key in unavailable else f"{e.label} ({name})"
+            if label not in args.skipped:
+                args.skipped[label] = why
+                progress(f"skipping {label}: {why}")
         workloads.append(workload)
     return workloads
+
+
+def tool_of(entry: Entry) -> str:
+    """The --tools key that selects an entry: its own key, or h5batch for the codec table's rows."""
+    return "h5batch" if entry.key.startswith("codec-") else entry.key
+
+
+def workload_entries(workload: Workload, args: argparse.Namespace, floors: Path,
+                     gemm_floors: dict[str, Path], unavailable: dict[str, str],
+                     model: Path | None) -> list[Entry]:
+    """Every entry a workload runs, before --tools and skips: see the top of this file."""
+    name, source, pipeline, workdir = workload.name, workload.input, workload.pipeline, args.workdir
+
+    def out(key: str) -> Path:
+        return workdir / "out" / f"{name}-{key}.h5"
+
+    def h5batch(key: str, label: str, *extra: str, file: Path = pipeline) -> Entry:
+        return Entry(key, label, [str(args.h5batch), "run", str(file),
+                                  "--output", str(out(key)), *extra, "--force"], out(key))
+
+    def peer(key: str, label: str, script: str, *extra: str) -> Entry:
+        computes = "mlp" if name == "onnx" else name  # the onnx workload is the MLP
+        argv = [sys.executable, str(PEERS / script), "--workload", computes,
+                "--input", str(source), "--output", str(out(key))]
+        if computes == "mlp":
+            argv += ["--weights", str(workload.weights)]
+        return Entry(key, label, [*argv, *extra], out(key), env=python_environment())
+
+    copy_floor = Entry("floor", "floor: raw chunk copy",
+                       [str(floors), "copy", str(source), DATASET, str(out("floor"))], out("floor"))
+    if name == "codecs":
+        entries = []
+        for label, options in CODECS:
+            key = codec_key(label)
+            codec_pipeline = workdir / f"{key}.yaml"
+            codec_pipeline.write_text(
+                f"# h5batch benchmark, codec table row '{label}', written by bench/compare.py\n"
+                + CODEC_PIPELINE.format(chunk=CHUNK_ROWS, key=key, options=flow_yaml(options)))
+            entries.append(h5batch(key, label, file=codec_pipeline))
+        return entries
+    if name == "onnx":
+        cores = len(os.sched_getaffinity(0))
+        return [
+            h5batch("h5batch", "h5batch (pipeline file)"),
+            Entry("h5batch-onnx", "h5batch run MODEL.onnx",
+                  [str(args.h5batch), "run", str(model), "--input", f"{source}:{DATASET}",
+                   "--output", f"{out('h5batch-onnx')}:{DATASET}", "--batch-rows", str(CHUNK_ROWS),
+                   "--force"], out("h5batch-onnx")),
+            peer("onnxruntime", "h5py + ONNX Runtime (MODEL.onnx)", "onnxruntime_stream.py",
+                 "--model", str(model), "--batch-rows", str(ORT_BEST_BATCH_ROWS),
+                 "--intra-op-threads", str(cores)),
+        ]
+    if name == "zstd":
+        return [
+            h5batch("h5batch", "h5batch"),
+            h5batch("h5batch-full", "h5batch --mode full", "--mode", "full"),
+            peer("h5py-stream", "h5py + hdf5plugin stream", "h5py_stream.py"),
+            peer("h5py-full", "h5py + hdf5plugin full", "h5py_full.py"),
+            peer("dask", "dask.array + hdf5plugin", "dask_array.py"),
+            copy_floor,
+        ]
+    entries = [
+        h5batch("h5batch", "h5batch"),
+        h5batch("h5batch-full", "h5batch --mode full", "--mode", "full"),
+        peer("h5py-stream", "h5py stream", "h5py_stream.py"),
+        peer("h5py-full", "h5py full", "h5py_full.py"),
+        peer("dask", "dask.array", "dask_array.py"),
+        peer("torch", "h5py + PyTorch", "torch_stream.py"),
+        peer("onnxruntime", "h5py + ONNX Runtime", "onnxruntime_stream.py",
+             "--model", str(workdir / f"{name}.onnx")),
+    ]
+    if name != "mlp":
+        return [*entries, copy_floor]
+    # What counting every stage's statistics costs (the output is the same).
+    entries.insert(1, h5batch("h5batch-stats", "h5batch --stats", "--stats"))
+    shape = [str(args.rows), str(FEATURES), str(HIDDEN), str(FEATURES)]
+    gemms = [Entry(library, f"sgemm {library}", [str(binary), "sgemm", *shape], None, self_timed=True)
+             for library, binary in gemm_floors.items()]
+    if "torch" not in unavailable:
+        script = [sys.executable, str(PEERS / "torch_gemm_floor.py"), *shape]
+        gemms.append(Entry("torch", "sgemm torch", script, None, self_timed=True, env=python_environment()))
+    return [*entries, Entry("floor", "floor: best sgemm", [], None, self_timed=True, candidates=gemms)]
+
+
+# What h5batch must support for a workload's entries to run (the codec table names each row's).
+NEW_FEATURES = {"zstd": "Zstd input or output", "onnx": "ONNX models"}
+
+
+def h5batch_blocks(workload: Workload, selected: list[Entry], args: argparse.Namespace) -> dict[str, str]:
+    """{entry key: why} for the h5batch entries this h5batch cannot run yet.
+
+    The zstd, codecs and onnx workloads need features h5batch gained later (issues 15 and 16):
+    each h5batch entry is first run as it will be, but on a 256-row input. A codec h5batch
+    cannot write stays a row of the codec table, marked as not supported.
+    """
+    ours = [e for e in selected if tool_of(e).startswith("h5batch")]
+    if workload.name not in ("zstd", "codecs", "onnx") or not ours:
+        return {}
+    progress(f"[{workload.name}] trying h5batch on a {PROBE_ROWS}-row input first")
+    tiny = probe_inputs(args)["zstd" if workload.name == "zstd" else "plain"]
+    blocked = {}
+    for e in ours:
+        why = h5batch_error(args, e, tiny)
+        if why is None:
+            continue
+        if workload.name == "codecs":
+            workload.unsupported[e.label] = why
+        feature = NEW_FEATURES.get(workload.name, f"{e.label} output")
+        blocked[e.key] = f"h5batch does not support {feature} yet: {why}"
+    return blocked
 
 
 # --------------------------------------------------------------------------- measuring
@@ -573,12 +837,12 @@ def sample(path: Path, rows: int) -> np.ndarray:
 def numpy_reference(workload: Workload, rows: int) -> np.ndarray:
     """The expected output on the sampled rows, computed here (when h5py full was not run)."""
     x = sample(workload.input, rows)
-    if workload.name == "mlp":
+    if workload.name in ("mlp", "onnx"):
         with h5py.File(workload.weights, "r") as w:
             h = np.maximum(x @ w["fc1.weight"][()].T + w["fc1.bias"][()], 0)
             return h @ w["fc2.weight"][()].T + w["fc2.bias"][()]
     y = np.maximum(x, 0)
-    if workload.name == "gzip":
+    if workload.name != "relu":  # gzip, zstd and codecs: leaky_relu(0.01) next
         y = np.where(y > 0, y, y * LEAKY_SLOPE)
     return y
 
@@ -705,6 +969,28 @@ def table_rows(workload: Workload, rows: int) -> list[list[str]]:
 HEADERS = ["entry", "median s (min–max)", "MB/s of input", "peak RSS MiB", "× h5batch"]
 
 
+def codec_rows(workload: Workload, rows: int) -> list[list[str]]:
+    """The codec table: one row per CODECS entry, in its order, measured or not supported."""
+    input_bytes = rows * FEATURES * 4
+    lines = []
+    for label, options in CODECS:
+        e = workload.entry(codec_key(label))
+        settings = flow_yaml(options)
+        if e is None:
+            why = "not supported by this h5batch" if label in workload.unsupported else "not run"
+            lines.append([label, settings, why, "—", "—", "—", "—"])
+            continue
+        spread = f"{e.median:.3f} ({min(e.seconds):.3f}–{max(e.seconds):.3f})"
+        lines.append([label, settings, spread, f"{input_bytes / 1e6 / e.median:,.0f}",
+                      f"{e.output_bytes / MIB:,.1f}", f"{input_bytes / e.output_bytes:.2f}",
+                      f"{e.peak_mib:,.1f}"])
+    return lines
+
+
+CODEC_HEADERS = ["codec", "output options", "median s (min–max)", "MB/s of input", "output MiB",
+                 "ratio", "peak RSS MiB"]
+
+
 GEMM_NAMES = {"openblas": "OpenBLAS", "onednn": "oneDNN", "blis": "BLIS", "mkl": "MKL", "torch": "PyTorch"}
 
 
@@ -740,7 +1026,13 @@ def floor_note(floor: Entry, rows: int) -> str:
 
 
 def notes(workload: Workload, rows: int) -> list[str]:
-    out = []
+    out = list(workload.notes)
+    if workload.name == "codecs":
+        out.append(f"codecs: ReLU then LeakyReLU(0.01) on the uncompressed input, h5batch mini-batch, "
+                   f"each codec at its default level; ratio = input bytes ({rows:,} × {FEATURES} × 4) / "
+                   f"output file bytes.")
+        out += [f"not supported: {label}: {why}" for label, why in workload.unsupported.items()]
+        return out
     floor = workload.entry("floor")
     if workload.name == "mlp" and floor and floor.reports:
         flops = 2 * rows * (FEATURES * HIDDEN + HIDDEN * FEATURES)
@@ -772,14 +1064,31 @@ def peer_check(workload: Workload, target: str, limit: float) -> Check:
     peers = [e for e in workload.entries if e.key in PEER_TOOLS]
     fastest = min(peers, key=lambda e: e.median, default=None)
     check = ratio_check(workload, target, fastest, workload.entry("h5batch"), limit, at_most=False)
-    missing = [key for key in PEER_TOOLS if workload.entry(key) is None]
+    missing = [key for key in PEER_TOOLS if key in workload.planned and workload.entry(key) is None]
     if missing and check.passed is not None:
         check.measured += f"; not run: {', '.join(missing)}"
     return check
 
 
-def checks(workloads: list[Workload], rows: int) -> list[Check]:
-    """Issue 13's targets, plus the full mode's memory and the gzip output's size."""
+def size_check(workload: Workload, ours: Entry | None, theirs: Entry | None) -> Check:
+    """h5batch's output within 5% of a peer's, written with the same filters and chunks."""
+    target = f"h5batch output size within 5% of {theirs.label if theirs else 'the peer'}'s"
+    if not (ours and theirs):
+        return Check(workload.name, target, "not measured", None)
+    ratio = ours.output_bytes / theirs.output_bytes
+    return Check(workload.name, target,
+                 f"{ratio:.3f} ({ours.output_bytes:,} B vs {theirs.output_bytes:,} B)", abs(ratio - 1) <= 0.05)
+
+
+def memory_check(workload: Workload, key: str) -> Check:
+    e = workload.entry(key)
+    return Check(f"memory ({workload.name})", f"{workload.planned[key]} peak RSS ≤ 160 MiB",
+                 f"{e.peak_mib:,.1f} MiB" if e else "not measured", e.peak_mib <= 160 if e else None)
+
+
+def checks(workloads: list[Workload], rows: int, baseline: dict | None = None) -> list[Check]:
+    """Issues 13, 15 and 16's targets, the full mode's memory, the compressed outputs' sizes,
+    and, with --baseline, that h5batch's figures are no worse than a previous run's."""
     found = []
     for w in workloads:
         ours, floor = w.entry("h5batch"), w.entry("floor")
@@ -792,21 +1101,23 @@ def checks(workloads: list[Workload], rows: int) -> list[Check]:
             found.append(ratio_check(w, "h5batch --stats ≤ 1.1 × h5batch", w.entry("h5batch-stats"), ours, 1.1, True))
         elif w.name == "gzip":
             found.append(peer_check(w, "fastest peer ≥ 4 × h5batch", 4.0))
-            theirs = w.entry("dask")
-            if ours and theirs:
-                ratio = ours.output_bytes / theirs.output_bytes
-                found.append(Check(w.name, "h5batch output size within 5% of dask's",
-                                   f"{ratio:.3f} ({ours.output_bytes:,} B vs {theirs.output_bytes:,} B)",
-                                   abs(ratio - 1) <= 0.05))
-            else:
-                found.append(Check(w.name, "h5batch output size within 5% of dask's",
-                                   "not measured", None))
+            found.append(size_check(w, ours, w.entry("dask")))
+        elif w.name == "zstd":
+            found.append(peer_check(w, "fastest peer ≥ 2.5 × h5batch", 2.5))
+            found.append(size_check(w, ours, w.entry("dask")))
+        elif w.name == "onnx":
+            model = w.entry("h5batch-onnx")
+            found.append(ratio_check(w, "h5batch run MODEL.onnx ≤ 1.05 × the pipeline file", model, ours,
+                                     1.05, True))
+            found.append(ratio_check(w, "h5py + ONNX Runtime ≥ 2 × h5batch run MODEL.onnx",
+                                     w.entry("onnxruntime"), model, 2.0, False))
     for w in workloads:
-        e = w.entry("h5batch")
-        found.append(Check(f"memory ({w.name})", "h5batch peak RSS ≤ 160 MiB",
-                           f"{e.peak_mib:,.1f} MiB" if e else "not measured",
-                           e.peak_mib <= 160 if e else None))
+        for key in ("h5batch", "h5batch-onnx"):
+            if key in w.planned:
+                found.append(memory_check(w, key))
     for w in workloads:
+        if "h5batch-full" not in w.planned:
+            continue
         e = w.entry("h5batch-full")
         width = FEATURES + HIDDEN if w.name == "mlp" else FEATURES
         limit = 1.1 * rows * width * 4 / MIB
@@ -814,6 +1125,37 @@ def checks(workloads: list[Workload], rows: int) -> list[Check]:
                            f"h5batch full peak ≤ 1.1 × {rows:,}×{width}×4 B = {limit:,.1f} MiB",
                            f"{e.peak_mib:,.1f} MiB ({e.peak_mib / limit * 1.1:.2f}× tensors)" if e
                            else "not measured", e.peak_mib <= limit if e else None))
+    if baseline is not None:
+        found += baseline_checks(workloads, baseline)
+    return found
+
+
+# How much worse than a --baseline run a figure may be before it counts as worse: time moves
+# between runs on a shared machine (medians of separate sessions, not interleaved); memory
+# and output sizes hardly move.
+BASELINE_TIME_SLACK, BASELINE_SIZE_SLACK = 1.10, 1.02
+
+
+def baseline_checks(workloads: list[Workload], baseline: dict) -> list[Check]:
+    """h5batch's own figures against the same entry in a previous run's --json: the median
+    time, the peak RSS and the output size, each within its slack of the baseline's.
+    Workloads and entries the baseline lacks are skipped (parse_args refused another size)."""
+    found = []
+    for w in workloads:
+        before_entries = baseline["workloads"].get(w.name, {})
+        for e in w.entries:
+            before = before_entries.get(e.key)
+            if not (tool_of(e).startswith("h5batch") and before):
+                continue
+            figures = [("median time", e.median, before["median_seconds"], "s", BASELINE_TIME_SLACK),
+                       ("peak RSS", e.peak_mib, max(before["peak_rss_kib"]) / 1024, "MiB", BASELINE_SIZE_SLACK)]
+            if e.output_bytes is not None and before.get("output_bytes"):
+                figures.append(("output size", e.output_bytes / MIB, before["output_bytes"] / MIB, "MiB",
+                                BASELINE_SIZE_SLACK))
+            for what, now, then, unit, slack in figures:
+                found.append(Check(f"baseline ({w.name})", f"{e.label}: {what} ≤ {slack} × baseline",
+                                   f"{now / then:.2f}× ({now:,.3f} {unit} vs {then:,.3f} {unit})",
+                                   now <= slack * then))
     return found
 
 
@@ -842,11 +1184,13 @@ def report(workloads: list[Workload], facts: dict[str, str], args: argparse.Name
     for label, why in args.skipped.items():
         text.append(f"skipped: {label}: {why}")
         md += ["", f"Skipped: {label}: {why}"]
-    right = {1, 2, 3, 4}
     for w in workloads:
-        rows = table_rows(w, args.rows)
-        text += ["", f"== {w.name} ==", text_table(HEADERS, rows, right), *notes(w, args.rows)]
-        md += ["", f"### {w.name}", "", markdown_table(HEADERS, rows, right), ""]
+        if w.name == "codecs":
+            headers, rows, right = CODEC_HEADERS, codec_rows(w, args.rows), {2, 3, 4, 5, 6}
+        else:
+            headers, rows, right = HEADERS, table_rows(w, args.rows), {1, 2, 3, 4}
+        text += ["", f"== {w.name} ==", text_table(headers, rows, right), *notes(w, args.rows)]
+        md += ["", f"### {w.name}", "", markdown_table(headers, rows, right), ""]
         md += [n + "  " for n in notes(w, args.rows)]
     check_rows = [[c.status, c.workload, c.target, c.measured] for c in found]
     check_headers = ["status", "workload", "target", "measured"]
@@ -872,6 +1216,7 @@ def save_json(path: Path, workloads: list[Workload], facts: dict[str, str],
         "repeat": args.repeat,
         "cache": "warm",
         "skipped": args.skipped,
+        "unsupported": {w.name: w.unsupported for w in workloads if w.unsupported},
         "workloads": {
             w.name: {
                 e.key: {"label": e.label, "argv": e.argv, "seconds": e.seconds,
@@ -915,6 +1260,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "once a workload is done)")
     parser.add_argument("--json", type=Path, help="also save the results as JSON here")
     parser.add_argument("--markdown", type=Path, help="also save the tables as Markdown here")
+    parser.add_argument("--baseline", type=Path,
+                        help="a previous run's --json: also check that h5batch's figures are no worse "
+                             f"(time at most {BASELINE_TIME_SLACK} ×, memory and output size "
+                             f"{BASELINE_SIZE_SLACK} × the baseline's)")
     args = parser.parse_args(argv)
 
     def subset(text: str, allowed: tuple[str, ...], option: str) -> list[str]:
@@ -933,6 +1282,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--repeat must be at least 1")
     args.workdir = args.workdir.resolve()
     args.h5batch = args.h5batch.absolute()
+    if args.baseline:
+        try:
+            args.baseline = json.loads(args.baseline.read_text())
+        except (OSError, ValueError) as error:
+            parser.error(f"--baseline: cannot read {args.baseline}: {error}")
+        if args.baseline.get("rows") != args.rows:
+            parser.error(f"--baseline was measured at --rows {args.baseline.get('rows')}, "
+                         f"this run is at --rows {args.rows}")
     return args
 
 
@@ -941,7 +1298,7 @@ def main(argv: list[str] | None = None) -> None:
     workloads = prepare(args)
     facts = machine_facts(args.h5batch, args.probe)
     run_all(workloads, args)
-    found = checks(workloads, args.rows)
+    found = checks(workloads, args.rows, args.baseline)
     text, md = report(workloads, facts, args, found)
     print(text)
     if args.json:

@@ -24,7 +24,8 @@ Writes into ``../data`` (i.e. ``<repo>/data``):
   that h5batch must reject, and a sparse dataset whose unwritten chunks read
   as its fill value, 7.5, and ``/naninf_input`` [40, 32] in 8-row chunks,
   normals with exact zeros, a NaN, infinities and a tiny value in the column
-  that meets the +Inf weight of ``naninf.weight``).
+  that meets the +Inf weight of ``naninf.weight``, and ``/norm_input`` [24, 32]
+  for the normalization layers: non-finite rows, constant rows, a row far from 0).
 * ``cases.json``    -- the manifest the Swift tests read: each case names an
   input dataset and a list of stages in exactly h5batch's pipeline schema
   (a stage is a bare name string or a one-key object name -> parameters).
@@ -71,6 +72,10 @@ all leading dimensions are rows:
 * ``hardtanh``   x clamped to [min_val, max_val] (-1, 1); NaN stays NaN.
 * ``softmax``    over the last dimension: exp(x - max) / sum(exp(x - max)); a
                  row with NaN, +inf or only -inf becomes NaN.
+* ``layer_norm`` torch.nn.functional.layer_norm over the last dimension, in
+                 float64 by PyTorch itself (weight, bias optional; eps 1e-5).
+* ``batch_norm`` torch.nn.functional.batch_norm(training=False) on (rows,
+                 features), in float64 by PyTorch itself.
 
 The sign of zero in outputs is not meant to be significant (relu(-0.0) is
 stored as +0.0 here; leaky_relu/prelu/elu of -0.0 give -0.0).
@@ -79,7 +84,7 @@ Everything is deterministic (fixed seeds with ``np.random.default_rng``).
 All HDF5 files are written with ``libver="earliest"`` so that the Debian
 libhdf5 1.10.8 used by the Swift side can read them (h5py bundles a newer
 HDF5).  The script asserts that the total size of everything it writes
-into data/ is below 5,000,000 bytes.
+into data/ is below 5,100,000 bytes.
 """
 
 import json
@@ -98,7 +103,7 @@ CASES_FILE = "cases.h5"
 REFERENCES_FILE = "references.h5"
 MANIFEST_FILE = "cases.json"
 
-SIZE_LIMIT = 5_000_000
+SIZE_LIMIT = 5_100_000  # 5.0 MB until the normalization layers (issue 16) added 96 KB
 FEATURES = 32
 HIDDEN = 64
 OUTPUTS = 16
@@ -170,6 +175,18 @@ def make_weights():
         "prelu32_nan.weight": prelu32_nan_w,
         "prelu1_nan.weight": np.array([np.nan], dtype=np.float32),
     })
+    # Normalization layers (issue 16), again from their own generator after everything above:
+    # LayerNorm affines for rows of 32, 64 and 16 features, and BatchNorm running statistics
+    # and affines for 32 and 64 features, as a trained nn.Module would hold them.
+    rng3 = np.random.default_rng(20240610)
+    for width in (32, 64, 16):
+        tensors[f"ln{width}.weight"] = rng3.uniform(0.5, 1.5, size=width).astype(np.float32)
+        tensors[f"ln{width}.bias"] = rng3.uniform(-0.5, 0.5, size=width).astype(np.float32)
+    for width in (32, 64):
+        tensors[f"bn{width}.running_mean"] = rng3.normal(0.0, 0.5, size=width).astype(np.float32)
+        tensors[f"bn{width}.running_var"] = rng3.uniform(0.2, 3.0, size=width).astype(np.float32)
+        tensors[f"bn{width}.weight"] = rng3.uniform(0.5, 1.5, size=width).astype(np.float32)
+        tensors[f"bn{width}.bias"] = rng3.uniform(-0.5, 0.5, size=width).astype(np.float32)
     with h5_write(WEIGHTS_FILE) as f:
         for name, t in tensors.items():
             assert t.dtype == np.float32
@@ -266,6 +283,24 @@ def make_naninf_input():
     return x32
 
 
+def make_norm_input():
+    """[24, 32] for the normalization layers: row 0 holds a NaN, row 1 +Inf, row 2 -Inf, row 3
+    both infinities; row 4 is all zeros and row 5 constant (variance 0: the output is the bias);
+    row 6 sits at 1000 with a spread of 0.01 (a mean far from 0, where a one-pass variance
+    cancels); row 7 spans 1e15; the rest are normals."""
+    rng = np.random.default_rng(20240611)
+    x = rng.standard_normal((24, FEATURES))
+    x[0, 3] = np.nan
+    x[1, 9] = np.inf
+    x[2, 0] = -np.inf
+    x[3, 5], x[3, 6] = np.inf, -np.inf
+    x[4, :] = 0.0
+    x[5, :] = 7.0
+    x[6, :] = 1000.0 + 0.01 * rng.standard_normal(FEATURES)
+    x[7, :] *= 1e15
+    return x.astype(np.float32)
+
+
 def make_type_data(rng, dtype):
     dt = np.dtype(dtype)
     shape = (200, FEATURES)
@@ -316,6 +351,7 @@ def make_cases_inputs():
         sparse[50:60] = np.arange(0, 40, dtype=np.float32).reshape(10, 4)
         # Appended last, from its own generator: the datasets above keep their values.
         f.create_dataset("naninf_input", data=make_naninf_input(), chunks=(8, FEATURES))
+        f.create_dataset("norm_input", data=make_norm_input(), chunks=(5, FEATURES))
 
 
 # ---------------------------------------------------------------------------
@@ -415,6 +451,49 @@ def build_cases():
     add("mlp_silu_tanh/normal_gzip", "/normal_gzip",
         [linear_stage("fc1.weight", "fc1.bias"), "silu", linear_stage("fc2.weight", "fc2.bias", layout="torch"),
          "tanh", {"softplus": {"beta": 2}}, {"hardtanh": {"min_val": 0.1, "max_val": 0.9}}, "sigmoid"])
+
+    # Issue 16's normalization layers, with PyTorch itself as the reference: alone on the
+    # special values (NaN and infinite rows), with and without their affine; after a linear
+    # stage (layer_norm in its epilogue, batch_norm folded into its weights, in both layouts
+    # and without a bias), where they cannot fold (after an activation) and before a linear stage.
+    def layer_norm(width=None, weight=True, bias=True, eps=None):
+        params = {}
+        if width is not None:
+            params["file"] = WEIGHTS_FILE
+            if weight:
+                params["weight"] = f"ln{width}.weight"
+            if bias:
+                params["bias"] = f"ln{width}.bias"
+        if eps is not None:
+            params["eps"] = eps
+        return {"layer_norm": params} if params else "layer_norm"
+
+    def batch_norm(width, affine=True, eps=None):
+        params = {"file": WEIGHTS_FILE, "running_mean": f"bn{width}.running_mean",
+                  "running_var": f"bn{width}.running_var"}
+        if affine:
+            params.update({"weight": f"bn{width}.weight", "bias": f"bn{width}.bias"})
+        if eps is not None:
+            params["eps"] = eps
+        return {"batch_norm": params}
+
+    fc1 = linear_stage("fc1.weight", "fc1.bias")
+    no = "/norm_input"
+    add("batch_norm/special", s, [batch_norm(32)])
+    add("layer_norm/norm_input", no, [layer_norm()])
+    add("layer_norm_affine/norm_input", no, [layer_norm(32)])
+    add("layer_norm_weight_eps/norm_input", no, [layer_norm(32, bias=False, eps=0.1)])
+    add("layer_norm_bias/norm_input", no, [layer_norm(32, weight=False)])
+    add("batch_norm_stats_only/norm_input", no, [batch_norm(32, affine=False, eps=1e-3)])
+    add("linear_layer_norm/norm_input", no, [fc1, layer_norm(64)])
+    add("linear_batch_norm/norm_input", no, [fc1, batch_norm(64)])
+    add("linear_keras_batch_norm/norm_input", no,
+        [linear_stage("fc1_keras.weight", "fc1_keras.bias", layout="keras"), batch_norm(64)])
+    add("linear_nobias_batch_norm_relu/norm_input", no, [linear_stage("fc1.weight"), batch_norm(64), "relu"])
+    add("linear_relu_batch_norm/norm_input", no, [fc1, "relu", batch_norm(64, affine=False)])
+    add("layer_norm_linear/norm_input", no, [layer_norm(32), fc1, "relu"])
+    mlp_norms = [fc1, batch_norm(64), "relu", linear_stage("fc2.weight", "fc2.bias"), layer_norm(16), "gelu"]
+    add("mlp_norms/norm_input", no, mlp_norms)
 
     for inp in ["normal_chunked", "normal_contiguous", "normal_gzip", "rank1", "rank3"]:
         add("mlp/" + inp, "/" + inp, MLP)
@@ -538,6 +617,29 @@ def ref_softmax(x, p, weights):
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def torch_vector(weights, p, key):
+    import torch
+    return torch.from_numpy(weights.get(p["file"], p[key])) if key in p else None
+
+
+def ref_layer_norm(x, p, weights):
+    """PyTorch itself (torch.nn.functional.layer_norm), in float64."""
+    import torch
+    y = torch.nn.functional.layer_norm(torch.from_numpy(x), (x.shape[-1],), torch_vector(weights, p, "weight"),
+                                       torch_vector(weights, p, "bias"), float(p.get("eps", 1e-5)))
+    return y.numpy()
+
+
+def ref_batch_norm(x, p, weights):
+    """PyTorch itself (torch.nn.functional.batch_norm, training=False) on (rows, features), in float64."""
+    import torch
+    rows = torch.from_numpy(x.reshape(-1, x.shape[-1]))
+    y = torch.nn.functional.batch_norm(rows, torch_vector(weights, p, "running_mean"),
+                                       torch_vector(weights, p, "running_var"), torch_vector(weights, p, "weight"),
+                                       torch_vector(weights, p, "bias"), training=False, eps=float(p.get("eps", 1e-5)))
+    return y.numpy().reshape(x.shape)
+
+
 REF_STAGES = {
     "linear": ref_linear,
     "relu": ref_relu,
@@ -551,6 +653,8 @@ REF_STAGES = {
     "softplus": ref_softplus,
     "hardtanh": ref_hardtanh,
     "softmax": ref_softmax,
+    "layer_norm": ref_layer_norm,
+    "batch_norm": ref_batch_norm,
 }
 
 
@@ -581,6 +685,11 @@ def read_input(file, dataset):
     return x
 
 
+def uses_normalization(case):
+    return any(isinstance(stage, dict) and next(iter(stage)) in ("layer_norm", "batch_norm") or stage == "layer_norm"
+               for stage in case["stages"])
+
+
 def make_references(cases):
     weights = Weights()
     results = {}
@@ -590,8 +699,10 @@ def make_references(cases):
             x = read_input(in_file, case["input"])
             y = run_reference(x, case["stages"], weights)
             results[case["name"]] = y
-            # Only the big demo reference is stored as float32 (size budget).
-            dtype = np.float32 if case["name"] == "demo/features" else np.float64
+            # The big demo reference and the normalization layers' are stored as float32 (size
+            # budget): rounding a float64 result to float32 moves it by 6e-8, far inside the
+            # tests' tolerance.
+            dtype = np.float32 if case["name"] == "demo/features" or uses_normalization(case) else np.float64
             f.create_dataset(case["name"], data=y.astype(dtype))
     return results
 
@@ -670,6 +781,29 @@ def check_references(results):
         rows = ~np.isnan(y).any(axis=-1)
         assert np.allclose(y[rows].sum(axis=-1), 1.0), name
         assert (np.isnan(y).all(axis=-1) | rows).all(), name    # a row is NaN whole or not at all
+    # Normalization layers (issue 16): a row with NaN or +-inf is NaN whole after layer_norm
+    # and fine otherwise; batch_norm keeps NaN where the input had it, element by element.
+    for name, inp in [("layer_norm/norm_input", "/norm_input"),
+                      ("layer_norm_affine/norm_input", "/norm_input")]:
+        x = read_input(CASES_FILE, inp)
+        bad = ~np.isfinite(x).all(axis=-1)
+        assert bad.any() and np.isnan(results[name][bad]).all() and np.isfinite(results[name][~bad]).all(), name
+    plain = results["layer_norm/norm_input"]
+    finite_rows = np.isfinite(plain).all(axis=-1)
+    assert np.allclose(plain[finite_rows].mean(axis=-1), 0, atol=1e-9)
+    assert eq(np.isnan(results["batch_norm/special"]), nan_mask)
+    import torch
+    # Variance 0: the output is the bias. PyTorch in float32 gives the same numbers on every
+    # finite row of norm_input but row 6, where its float32 x*rstd - mean*rstd cancels
+    # (errors near 4e-3; h5batch's double moments stay with the float64 result).
+    ln = results["layer_norm_affine/norm_input"]
+    bias32 = Weights().get(WEIGHTS_FILE, "ln32.bias")
+    assert np.allclose(ln[4], bias32) and np.allclose(ln[5], bias32)
+    x = read_input(CASES_FILE, "/norm_input")
+    ok = np.isfinite(x).all(axis=-1)
+    ok[6] = False
+    y32 = torch.nn.functional.layer_norm(torch.from_numpy(x.astype(np.float32)), (FEATURES,)).double().numpy()
+    assert np.allclose(y32[ok], results["layer_norm/norm_input"][ok], atol=2e-4), np.abs(y32[ok] - results["layer_norm/norm_input"][ok]).max()
     # All mlp outputs are finite.
     for name, y in results.items():
         if name.startswith(("mlp/", "demo/")):

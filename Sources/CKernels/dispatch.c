@@ -73,6 +73,12 @@ void ck_gelu_tanh(float *x, size_t n) { ckernels_active()->gelu_tanh(x, n); }
 void ck_softplus(float *x, size_t n, float beta, float threshold) { ckernels_active()->softplus(x, n, beta, threshold); }
 void ck_hardtanh(float *x, size_t n, float min_val, float max_val) { ckernels_active()->hardtanh(x, n, min_val, max_val); }
 void ck_softmax(float *x, size_t rows, size_t width) { ckernels_active()->softmax(x, rows, width); }
+void ck_layer_norm(float *x, size_t rows, size_t width, double eps, const float *weight, const float *bias) {
+    ckernels_active()->layer_norm(x, rows, width, eps, weight, bias);
+}
+void ck_scale_shift(size_t rows, size_t width, const float *scale, const float *shift, float *y) {
+    ckernels_active()->scale_shift(rows, width, scale, shift, y);
+}
 void ck_bias_add(size_t rows, size_t width, const float *bias, float *y) { ckernels_active()->bias_add(rows, width, bias, y); }
 int ck_decode(int kind, size_t size, int big_endian, const void *src, size_t n, float *out) {
     return ckernels_active()->decode(kind, size, big_endian, src, n, out);

@@ -86,7 +86,7 @@ extension H5BatchCommand {
                                       "shards": .stringConvertible(shard.count)])
             }
             // A run nobody watches should still say when its products run on narrow kernels.
-            if config.stages.contains(where: { if case .linear = $0 { return true } else { return false } }),
+            if config.stages.contains(where: { $0.name == "linear" }),
                let warning = GEMM.kernels.warning {
                 log.warning("\(warning)", metadata: ["event": "narrow_kernels"])
             }

@@ -7,11 +7,16 @@ import numpy as np
 
 CHUNK_ROWS = 8192
 DATASET = "x"
-WORKLOADS = ["relu", "mlp", "gzip"]
+WORKLOADS = ["relu", "mlp", "gzip", "zstd"]
+ZSTD_LEVEL = 3
 
 
 def parse_args(doc, model=False):
-    """The peers' shared command line: --workload, --input, --output, --weights (and --model)."""
+    """The peers' shared command line: --workload, --input, --output, --weights (and --model).
+
+    The zstd workload imports hdf5plugin here, which registers its filters with h5py's HDF5,
+    so that every peer reads and writes Zstd the way an h5py user does.
+    """
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--workload", required=True, choices=WORKLOADS)
     parser.add_argument("--input", required=True)
@@ -19,13 +24,23 @@ def parse_args(doc, model=False):
     parser.add_argument("--weights")
     if model:
         parser.add_argument("--model", help="the workload's .onnx file (default: build it in memory)")
-    return parser.parse_args()
+        parser.add_argument("--batch-rows", type=int, default=CHUNK_ROWS,
+                            help=f"rows per model run, a multiple of {CHUNK_ROWS} (default {CHUNK_ROWS})")
+        parser.add_argument("--intra-op-threads", type=int, default=0,
+                            help="ONNX Runtime's intra-op threads (default 0: its own choice)")
+    args = parser.parse_args()
+    if args.workload == "zstd":
+        import hdf5plugin  # noqa: F401 (importing it registers the filters)
+    return args
 
 
 def output_options(workload):
     """Filters of the output, the same as the workload's h5batch pipeline."""
     if workload == "gzip":
         return {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+    if workload == "zstd":
+        import hdf5plugin
+        return {**hdf5plugin.Zstd(clevel=ZSTD_LEVEL), "shuffle": True}
     return {}
 
 
@@ -55,9 +70,9 @@ def compute(workload, x, weights=None):
     Pass `x` as an expression, not a variable the caller keeps: the MLP then frees its input
     before the second product, as a careful whole-array script would.
     """
-    if workload in ("relu", "gzip"):
+    if workload in ("relu", "gzip", "zstd"):
         np.maximum(x, 0, out=x)
-        if workload == "gzip":
+        if workload != "relu":
             np.multiply(x, np.float32(0.01), out=x, where=x < 0)  # leaky_relu(0.01)
         return x
     w1, b1, w2, b2 = weights

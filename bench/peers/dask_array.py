@@ -5,7 +5,7 @@ one thread into libhdf5 at a time, so reading, decompressing, compressing and wr
 serialized; numpy's own work (and its OpenBLAS threads) runs in parallel. The output is
 fsynced once to_hdf5 has closed it, as h5batch does with its own.
 
-    python3 dask_array.py --workload relu|mlp|gzip --input IN.h5 --output OUT.h5 [--weights W.h5]
+    python3 dask_array.py --workload relu|mlp|gzip|zstd --input IN.h5 --output OUT.h5 [--weights W.h5]
 """
 import dask.array as da
 import h5py
@@ -22,7 +22,7 @@ def main():
         x = da.from_array(dset, chunks=(CHUNK_ROWS, dset.shape[1]))
         if args.workload == "relu":
             y = da.maximum(x, 0)
-        elif args.workload == "gzip":
+        elif args.workload in ("gzip", "zstd"):
             y = da.maximum(x, 0)
             y = da.where(y > 0, y, y * np.float32(0.01))  # leaky_relu(0.01)
         else:

@@ -4,7 +4,7 @@ Memory is the size of the data (the MLP holds its 1024-wide hidden layer for eve
 numpy's matrix products use OpenBLAS's own threads; everything else is one thread. The output
 is fsynced once closed, as h5batch does with its own.
 
-    python3 h5py_full.py --workload relu|mlp|gzip --input IN.h5 --output OUT.h5 [--weights W.h5]
+    python3 h5py_full.py --workload relu|mlp|gzip|zstd --input IN.h5 --output OUT.h5 [--weights W.h5]
 """
 import h5py
 

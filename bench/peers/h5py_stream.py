@@ -5,7 +5,7 @@ at a few batches; reading, computing and writing happen one after another on one
 except that numpy's matrix products use OpenBLAS's own threads. The output is fsynced once
 closed, as h5batch does with its own.
 
-    python3 h5py_stream.py --workload relu|mlp|gzip --input IN.h5 --output OUT.h5 [--weights W.h5]
+    python3 h5py_stream.py --workload relu|mlp|gzip|zstd --input IN.h5 --output OUT.h5 [--weights W.h5]
 """
 import h5py
 

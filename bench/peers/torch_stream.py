@@ -8,7 +8,7 @@ reads and writes, so nothing is copied between the two. PyTorch keeps its defaul
 main thread, one after the other. The output is fsynced once closed, as h5batch does with
 its own.
 
-    python3 torch_stream.py --workload relu|mlp|gzip --input IN.h5 --output OUT.h5 [--weights W.h5]
+    python3 torch_stream.py --workload relu|mlp|gzip|zstd --input IN.h5 --output OUT.h5 [--weights W.h5]
 """
 import h5py
 import torch
@@ -21,7 +21,7 @@ def model(workload, weights_path):
     """The workload's stages as an nn.Sequential, in evaluation mode."""
     if workload == "relu":
         return nn.Sequential(nn.ReLU()).eval()
-    if workload == "gzip":
+    if workload in ("gzip", "zstd"):
         return nn.Sequential(nn.ReLU(), nn.LeakyReLU(0.01)).eval()
     w1, b1, w2, b2 = (torch.from_numpy(a) for a in load_weights(weights_path))
     fc1, fc2 = nn.Linear(w1.shape[1], w1.shape[0]), nn.Linear(w2.shape[1], w2.shape[0])

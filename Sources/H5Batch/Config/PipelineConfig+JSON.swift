@@ -32,37 +32,7 @@ extension PipelineConfig {
 }
 
 extension StageConfig {
-    fileprivate var resolvedObject: [String: Any] {
-        switch self {
-        case .linear(let file, let weight, let bias, let layout):
-            return ["linear": ["file": absolutePath(file), "weight": weight, "bias": bias ?? NSNull(),
-                               "layout": layout.rawValue] as [String: Any]]
-        case .relu:
-            return ["relu": [String: Any]()]
-        case .leakyReLU(let slope):
-            return ["leaky_relu": ["negative_slope": slope]]
-        case .prelu(.value(let value)):
-            return ["prelu": ["value": value]]
-        case .prelu(.file(let file, let dataset)):
-            return ["prelu": ["file": absolutePath(file), "weight": dataset]]
-        case .elu(let alpha):
-            return ["elu": ["alpha": alpha]]
-        case .sigmoid:
-            return ["sigmoid": [String: Any]()]
-        case .tanh:
-            return ["tanh": [String: Any]()]
-        case .silu:
-            return ["silu": [String: Any]()]
-        case .gelu(let approximate):
-            return ["gelu": ["approximate": approximate.rawValue]]
-        case .softplus(let beta, let threshold):
-            return ["softplus": ["beta": beta, "threshold": threshold]]
-        case .hardtanh(let low, let high):
-            return ["hardtanh": ["min_val": low, "max_val": high]]
-        case .softmax:
-            return ["softmax": ["dim": -1]]
-        }
-    }
+    fileprivate var resolvedObject: [String: Any] { [name: spec.resolvedParameters] }
 }
 
 /// `path` made absolute against the working directory, with `.` and `..` resolved.

@@ -104,68 +104,6 @@ public struct PipelineConfig: Sendable, Equatable {
     }
 }
 
-/// One stage as written in a pipeline file.
-public enum StageConfig: Sendable, Equatable {
-    /// `linear`: `weight` (and `bias`) datasets in `file`, in `torch` `[out, in]` or `keras` `[in, out]` layout.
-    case linear(file: String, weight: String, bias: String?, layout: Linear.Layout)
-    /// `relu`.
-    case relu
-    /// `leaky_relu` with its `negative_slope`.
-    case leakyReLU(negativeSlope: Double)
-    /// `prelu` with its slope(s).
-    case prelu(PReLUWeight)
-    /// `elu` with its `alpha`.
-    case elu(alpha: Double)
-    /// `sigmoid`.
-    case sigmoid
-    /// `tanh`.
-    case tanh
-    /// `silu`.
-    case silu
-    /// `gelu`, exact (`none`) or its `tanh` approximation.
-    case gelu(approximate: GELU.Approximation)
-    /// `softplus` with `beta` (not 0) and `threshold`.
-    case softplus(beta: Double, threshold: Double)
-    /// `hardtanh` clamping to `[minVal, maxVal]` (`minVal < maxVal`).
-    case hardtanh(minVal: Double, maxVal: Double)
-    /// Over the last dimension.
-    case softmax
-
-    /// Where a PReLU stage's slopes come from: a dataset in a weights file, or one value.
-    public enum PReLUWeight: Sendable, Equatable {
-        /// A dataset (1 value, or one per feature) in an HDF5 file.
-        case file(String, dataset: String)
-        /// One slope for every feature.
-        case value(Double)
-    }
-
-    /// The HDF5 file this stage reads its weights from, if any.
-    public var file: String? {
-        switch self {
-        case .linear(let file, _, _, _), .prelu(.file(let file, _)): return file
-        default: return nil
-        }
-    }
-
-    /// The stage's name in pipeline files (`linear`, `relu`, …).
-    public var name: String {
-        switch self {
-        case .linear: return "linear"
-        case .relu: return "relu"
-        case .leakyReLU: return "leaky_relu"
-        case .prelu: return "prelu"
-        case .elu: return "elu"
-        case .sigmoid: return "sigmoid"
-        case .tanh: return "tanh"
-        case .silu: return "silu"
-        case .gelu: return "gelu"
-        case .softplus: return "softplus"
-        case .hardtanh: return "hardtanh"
-        case .softmax: return "softmax"
-        }
-    }
-}
-
 /// A memory budget: absolute bytes, or a share of the machine's memory.
 public enum MemoryLimit: Sendable, Equatable, CustomStringConvertible {
     /// A number of bytes (`4GiB`).

@@ -51,7 +51,7 @@ public enum PipelineFile {
     public static func parse(_ text: String, format: Format, path: String, baseFolder: String) throws -> PipelineConfig {
         precondition(format != .onnx, "PipelineFile.parse reads pipeline text; load an .onnx file with PipelineFile.load")
         let root = try ConfigDocument.parse(text, json: format == .json, path: path)
-        let reader = Reader(path: path, baseFolder: baseFolder)
+        let reader = PipelineFileReader(path: path, baseFolder: baseFolder)
         return try reader.pipeline(root)
     }
 }
@@ -59,12 +59,13 @@ public enum PipelineFile {
 // MARK: - Decoding
 
 extension PipelineFile {
-    /// Every stage name a pipeline file may use, in the order error messages list them.
-    public static let stageNames = ["linear", "relu", "leaky_relu", "prelu", "elu", "sigmoid", "tanh", "silu", "gelu",
-                                    "softplus", "hardtanh", "softmax"]
+    /// Every stage name a pipeline file may use, in the order error messages list them
+    /// (`StageRegistry`'s order).
+    public static var stageNames: [String] { StageRegistry.names }
 }
 
-private struct Reader {
+/// Reads a parsed pipeline document into a `PipelineConfig`, checking every key and value.
+struct PipelineFileReader {
     let path: String
     let baseFolder: String
 
@@ -199,73 +200,10 @@ private struct Reader {
         case .list:
             throw fail(node, key, "a stage is a name or a one-key mapping of name to parameters, got a list")
         }
-        let at = "\(key).\(name)"
-        func params(_ allowed: [String]) throws -> [String: ConfigNode] {
-            guard let parameters else { return [:] }
-            return try fields(parameters, at, allowed: allowed)
-        }
-        switch name {
-        case "linear":
-            let p = try params(["file", "weight", "bias", "layout"])
-            guard let file = p["file"] else { throw fail(parameters ?? node, "\(at).file", "missing (the HDF5 file holding the weights)") }
-            guard let weight = p["weight"] else { throw fail(parameters ?? node, "\(at).weight", "missing (the weight dataset)") }
-            return .linear(file: try resolvedPath(file, "\(at).file"),
-                           weight: try datasetPath(weight, "\(at).weight"),
-                           bias: try p["bias"].flatMap { $0.isNull ? nil : try datasetPath($0, "\(at).bias") },
-                           layout: try p["layout"].map { try choice($0, "\(at).layout", Linear.Layout.allCases) } ?? .torch)
-        case "relu":
-            _ = try params([])
-            return .relu
-        case "leaky_relu":
-            let p = try params(["negative_slope"])
-            return .leakyReLU(negativeSlope: try p["negative_slope"].map { try number(
-                $0, "\(at).negative_slope") } ?? 0.01)
-        case "prelu":
-            let p = try params(["file", "weight", "value"])
-            if let value = p["value"] {
-                if p["file"] != nil || p["weight"] != nil {
-                    throw fail(value, at, "give either value or file and weight, not both")
-                }
-                return .prelu(.value(try number(value, "\(at).value")))
-            }
-            switch (p["file"], p["weight"]) {
-            case (nil, nil): return .prelu(.value(0.25))
-            case (let file?, let weight?):
-                return .prelu(.file(try resolvedPath(file, "\(at).file"), dataset: try datasetPath(weight, "\(at).weight")))
-            case (let file?, nil): throw fail(file, "\(at).weight", "missing (file needs a weight dataset)")
-            case (nil, let weight?): throw fail(weight, "\(at).file", "missing (weight needs the file that holds it)")
-            }
-        case "elu":
-            let p = try params(["alpha"])
-            return .elu(alpha: try p["alpha"].map { try number($0, "\(at).alpha") } ?? 1.0)
-        case "sigmoid", "tanh", "silu":
-            _ = try params([])
-            return name == "sigmoid" ? .sigmoid : name == "tanh" ? .tanh : .silu
-        case "gelu":
-            let p = try params(["approximate"])
-            return .gelu(approximate: try p["approximate"].map { try choice($0, "\(at).approximate", GELU.Approximation.allCases) } ?? .none)
-        case "softplus":
-            let p = try params(["beta", "threshold"])
-            let beta = try p["beta"].map { try float($0, "\(at).beta") } ?? 1
-            if beta == 0 { throw fail(p["beta"]!, "\(at).beta", "must not be 0 (softplus divides by it)") }
-            return .softplus(beta: beta, threshold: try p["threshold"].map { try float($0, "\(at).threshold") } ?? 20)
-        case "hardtanh":
-            let p = try params(["min_val", "max_val"])
-            let low = try p["min_val"].map { try float($0, "\(at).min_val") } ?? -1
-            let high = try p["max_val"].map { try float($0, "\(at).max_val") } ?? 1
-            guard Float(low) < Float(high) else {  // compared as the stage holds them
-                throw fail(p["max_val"] ?? p["min_val"]!, at, "min_val (\(low)) must be below max_val (\(high)), as in PyTorch")
-            }
-            return .hardtanh(minVal: low, maxVal: high)
-        case "softmax":
-            let p = try params(["dim"])
-            if let dim = p["dim"], try number(dim, "\(at).dim") != -1 {
-                throw fail(dim, "\(at).dim", "h5batch applies softmax over the last dimension only (dim: -1)")
-            }
-            return .softmax
-        default:
+        guard let kind = StageRegistry.kind(named: name) else {
             throw fail(node, key, "unknown stage \(quote(name)) (known: \(PipelineFile.stageNames.joined(separator: ", ")))")
         }
+        return StageConfig(try kind.init(StageEntry(reader: self, node: node, parameters: parameters, key: "\(key).\(name)")))
     }
 
     // MARK: Typed values
@@ -371,4 +309,49 @@ private struct Reader {
         }
         return value
     }
+}
+
+// MARK: - One stage's entry
+
+/// One stage's entry in a pipeline file, as its `StageSpec` reads it: the parameters it allows,
+/// and typed values whose errors name the file, the line and the key path
+/// (`stages[2].elu.alpha`), so each stage's file parses its own entry in one place.
+struct StageEntry {
+    let reader: PipelineFileReader
+    /// The whole entry (a bare name, or the one-key mapping).
+    let node: ConfigNode
+    /// The parameters' mapping; nil for a bare name or a null value.
+    let parameters: ConfigNode?
+    /// `stages[N].name`, the prefix of every key in errors.
+    let key: String
+
+    /// The node errors point at when a parameter is missing: the parameters, or the entry.
+    var anchor: ConfigNode { parameters ?? node }
+
+    /// The parameters by name; any key not in `allowed` is a usage error listing them.
+    func fields(_ allowed: [String]) throws -> [String: ConfigNode] {
+        guard let parameters else { return [:] }
+        return try reader.fields(parameters, key, allowed: allowed)
+    }
+
+    /// `key.parameter`, or `key` itself for nil: the key path errors name.
+    func keyPath(_ parameter: String?) -> String { parameter.map { "\(key).\($0)" } ?? key }
+
+    /// A usage error at `node` for `parameter` (nil: the stage itself).
+    func fail(_ node: ConfigNode, _ parameter: String?, _ message: String) -> H5BatchError {
+        reader.fail(node, keyPath(parameter), message)
+    }
+
+    /// A finite number.
+    func number(_ node: ConfigNode, _ parameter: String) throws -> Double { try reader.number(node, keyPath(parameter)) }
+    /// A number float32 holds as a finite value.
+    func float(_ node: ConfigNode, _ parameter: String) throws -> Double { try reader.float(node, keyPath(parameter)) }
+    /// One of `options`, by raw value.
+    func choice<T: RawRepresentable>(_ node: ConfigNode, _ parameter: String, _ options: [T]) throws -> T where T.RawValue == String {
+        try reader.choice(node, keyPath(parameter), options)
+    }
+    /// A file path, resolved against the pipeline file's folder.
+    func path(_ node: ConfigNode, _ parameter: String) throws -> String { try reader.resolvedPath(node, keyPath(parameter)) }
+    /// A dataset (tensor) name.
+    func dataset(_ node: ConfigNode, _ parameter: String) throws -> String { try reader.datasetPath(node, keyPath(parameter)) }
 }

@@ -29,7 +29,7 @@ enum ONNXLayer: Equatable, Sendable {
 
 extension ONNXLayer {
     /// The pipeline stage this layer is, reading its tensors from the model file at `modelFile`.
-    func stage(modelFile: String) throws -> StageConfig {
+    func stage(modelFile: String) -> StageConfig {
         switch self {
         case .linear(let weight, let bias, let layout):
             return .linear(file: modelFile, weight: weight, bias: bias, layout: layout)
@@ -44,10 +44,10 @@ extension ONNXLayer {
         case .softplus(let threshold): return .softplus(beta: 1, threshold: threshold)
         case .hardtanh(let low, let high): return .hardtanh(minVal: low, maxVal: high)
         case .softmax: return .softmax
-        case .layerNorm:
-            throw H5BatchError(.data, "\(modelFile): the model holds a LayerNormalization and this h5batch has no layer_norm stage")
-        case .batchNorm:
-            throw H5BatchError(.data, "\(modelFile): the model holds a BatchNormalization and this h5batch has no batch_norm stage")
+        case .layerNorm(let weight, let bias, let eps):
+            return .layerNorm(file: weight == nil && bias == nil ? nil : modelFile, weight: weight, bias: bias, eps: eps)
+        case .batchNorm(let mean, let variance, let weight, let bias, let eps):
+            return .batchNorm(file: modelFile, runningMean: mean, runningVar: variance, weight: weight, bias: bias, eps: eps)
         }
     }
 }

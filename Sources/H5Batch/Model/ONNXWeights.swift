@@ -1,7 +1,7 @@
 /// An ONNX model's tensors as a weight source: its initializers and constants, and the tensors
 /// its import derived from them. The stages an imported model becomes read their parameters
 /// here, by name, like any weights.
-struct ONNXWeights {
+struct ONNXWeights: WeightSource {
     /// The model file's path, for messages.
     let path: String
     private let file: ONNXModelFile
@@ -41,6 +41,6 @@ public enum ONNXModel {
     /// The model's stages; exit 65 (naming the node) for a graph h5batch cannot run, 66 when
     /// the file cannot be read.
     public static func stages(path: String) throws -> [StageConfig] {
-        try ONNXImporter.importModel(try ONNXModelFile(path: path)).layers.map { try $0.stage(modelFile: path) }
+        try ONNXImporter.importModel(try ONNXModelFile(path: path)).layers.map { $0.stage(modelFile: path) }
     }
 }

@@ -6,7 +6,7 @@ import Foundation
 ///
 /// The whole header is checked when the file is opened, so a damaged or truncated file fails
 /// there (exit 65), whichever tensor is asked for. The data are mapped, not read.
-public struct SafeTensorsFile: Sendable {
+public struct SafeTensorsFile: WeightSource, Sendable {
     /// The file's path, for messages.
     public var path: String
     /// Every tensor the file holds, in the header's order (what PyTorch's `state_dict` named them).

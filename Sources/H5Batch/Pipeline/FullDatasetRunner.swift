@@ -95,7 +95,7 @@ struct FullDatasetRunner {
         // With --stats, one collector per batch, merged in row order once every step has run.
         let batchRows = plan.batchRows
         let collectors = statistics == nil ? [] : (0..<rows.units(of: batchRows)).map { _ in StatisticsCollector(chain: chain) }
-        for (index, step) in chain.steps.enumerated() {
+        for (index, step) in chain.steps(countingStatistics: statistics != nil).enumerated() {
             let firstStage = chain.firstStage[index]
             if control.shouldStop() { return .stopped }
             let stepProgress = progress.map { sink in

@@ -458,11 +458,7 @@ public struct PipelinePlan: Sendable, Codable {
                                parameterBytes: chain.parameterBytes, runtimeBytes: runtime, totalBytes: total)
     }
 
-    private static func parameterBytes(_ stage: any H5Batch.Stage) -> Int {
-        if let linear = stage as? Linear { return 4 * (linear.weight.count + (linear.bias?.count ?? 0)) }
-        if let prelu = stage as? PReLU { return 4 * prelu.weight.count }
-        return 0
-    }
+    private static func parameterBytes(_ stage: any H5Batch.Stage) -> Int { stage.parameterBytes }
 
     /// The run's error when it would not start (`exitCode` back to its kind).
     public var error: H5BatchError? {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// `nn.Linear`: `y = x·Wᵀ + b`, on oneDNN's sgemm (`GEMM`).
 public struct Linear: Stage {
     /// How the weight matrix is stored.
@@ -35,7 +37,7 @@ public struct Linear: Stage {
     }
 
     /// The pipeline-file name, `linear`.
-    public var name: String { "linear" }
+    public var name: String { Spec.name }
     /// `[weight]`, then `[bias]` when there is one (they enter the weights' fingerprint).
     public var parameters: [[Float]] { [weight] + (bias.map { [$0] } ?? []) }
     /// `linear(IN → OUT)`, with `, no bias` and `, keras layout` when they apply.
@@ -73,5 +75,84 @@ public struct Linear: Stage {
     func addBias(_ output: UnsafeMutableBufferPointer<Float>, rows: Int) {
         guard let bias, let y = output.baseAddress else { return }
         bias.withUnsafeBufferPointer { b in VectorKernels.addBias(b.baseAddress!, rows: rows, width: outFeatures, to: y) }
+    }
+}
+
+// MARK: - Functional form
+
+extension Functional {
+    /// `F.linear`: `y = x·Wᵀ + b` for `rows` rows, through oneDNN's sgemm (`GEMM`) on
+    /// the calling thread.
+    /// `output` holds `rows · linear.outFeatures` values.
+    public static func linear(_ x: UnsafeBufferPointer<Float>, rows: Int, _ linear: Linear,
+                              into output: UnsafeMutableBufferPointer<Float>) {
+        linear.multiply(x, rows: rows, into: output)
+        linear.addBias(output, rows: rows)
+    }
+
+    /// `F.linear` on `rows` rows of `linear.inFeatures` values: a new array of
+    /// `rows · linear.outFeatures` values, bias included.
+    public static func linear(_ x: [Float], rows: Int, _ linear: Linear) -> [Float] {
+        var y = [Float](repeating: 0, count: rows * linear.outFeatures)
+        x.withUnsafeBufferPointer { input in
+            y.withUnsafeMutableBufferPointer { output in Self.linear(input, rows: rows, linear, into: output) }
+        }
+        return y
+    }
+}
+
+// MARK: - Pipeline file
+
+extension Linear {
+    /// `linear: { file: weights.h5, weight: fc1.weight, bias: fc1.bias, layout: torch }`.
+    struct Spec: StageSpec {
+        static let name = "linear"
+        var file: String
+        var weight: String
+        var bias: String?
+        var layout: Layout
+        init(file: String, weight: String, bias: String?, layout: Layout) {
+            self.file = file
+            self.weight = weight
+            self.bias = bias
+            self.layout = layout
+        }
+        init(_ entry: StageEntry) throws {
+            let p = try entry.fields(["file", "weight", "bias", "layout"])
+            guard let file = p["file"] else { throw entry.fail(entry.anchor, "file", "missing (the HDF5 file holding the weights)") }
+            guard let weight = p["weight"] else { throw entry.fail(entry.anchor, "weight", "missing (the weight dataset)") }
+            self.file = try entry.path(file, "file")
+            self.weight = try entry.dataset(weight, "weight")
+            bias = try p["bias"].flatMap { $0.isNull ? nil : try entry.dataset($0, "bias") }
+            layout = try p["layout"].map { try entry.choice($0, "layout", Layout.allCases) } ?? .torch
+        }
+        var resolvedParameters: [String: Any] {
+            ["file": absolutePath(file), "weight": weight, "bias": bias ?? NSNull(), "layout": layout.rawValue]
+        }
+        var weightFile: String? { file }
+        func makeStage(_ weights: WeightFiles) throws -> any Stage {
+            let (shape, values) = try weights.tensor(weight, in: file)
+            guard shape.count == 2, shape[0] > 0, shape[1] > 0 else {
+                throw H5BatchError(.data, "weight \(weight) in \(file) has shape \(shapeText(shape)); linear needs a 2-D matrix\(shape.count == 2 ? " with no empty dimension" : "")")
+            }
+            let (inFeatures, outFeatures) = layout == .torch ? (shape[1], shape[0]) : (shape[0], shape[1])
+            var biasValues: [Float]? = nil
+            if let bias {
+                let (biasShape, values) = try weights.tensor(bias, in: file)
+                guard biasShape == [outFeatures] else {
+                    throw H5BatchError(.data, "bias \(bias) in \(file) has shape \(shapeText(biasShape)); expected [\(outFeatures)] for weight \(shapeText(shape)) in \(layout.rawValue) layout")
+                }
+                biasValues = values
+            }
+            return Linear(weight: values, bias: biasValues, inFeatures: inFeatures, outFeatures: outFeatures, layout: layout,
+                          source: "weight \(weight) in \(file)")
+        }
+    }
+}
+
+extension StageConfig {
+    /// `linear`: `weight` (and `bias`) datasets in `file`, in `torch` `[out, in]` or `keras` `[in, out]` layout.
+    public static func linear(file: String, weight: String, bias: String?, layout: Linear.Layout) -> StageConfig {
+        StageConfig(Linear.Spec(file: file, weight: weight, bias: bias, layout: layout))
     }
 }

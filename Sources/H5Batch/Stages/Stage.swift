@@ -15,6 +15,8 @@ public protocol Stage: Sendable, CustomStringConvertible {
 extension Stage {
     /// None by default: a stage whose parameters all sit in its pipeline entry.
     public var parameters: [[Float]] { [] }
+    /// Bytes `parameters` take in memory (float32).
+    public var parameterBytes: Int { 4 * parameters.reduce(0) { $0 + $1.count } }
 }
 
 /// A stage that rewrites whole rows in place without changing their width (every activation),

@@ -2,7 +2,10 @@
 ///
 /// The chain is compiled into steps: stages that rewrite rows in place before the first linear
 /// stage run on the input directly, and every linear stage carries the in-place stages after it
-/// as an epilogue (bias, then each stage), applied while its output tile is still in cache.
+/// as an epilogue (bias, then each stage), applied while its output tile is still in cache. A
+/// `batch_norm` right after a linear stage is folded into that stage's weight and bias
+/// (`BatchNorm.folded(into:)`) unless statistics are counted, which need the linear stage's own
+/// output.
 public struct StageChain: Sendable {
     /// The stages, in the order they run.
     public let stages: [any Stage]
@@ -14,7 +17,13 @@ public struct StageChain: Sendable {
         case linear(Linear, epilogue: [any InPlaceStage])
     }
 
+    /// The steps with every stage as written, so statistics can count each stage's output.
     let steps: [Step]
+    /// `steps` with each batch_norm that directly follows a linear stage folded into it: what
+    /// runs when no statistics are counted. Same count and order of steps as `steps`.
+    let fusedSteps: [Step]
+    /// Bytes of the folded copies in `fusedSteps`.
+    private let foldedParameterBytes: Int
     /// The index in `stages` of each step's first stage (its others follow it).
     let firstStage: [Int]
     /// How many steps are linear: the last one writes straight into the output.
@@ -52,6 +61,18 @@ public struct StageChain: Sendable {
         self.stages = stages
         self.widths = widths
         self.steps = steps
+        var foldedBytes = 0
+        fusedSteps = steps.map { step in
+            guard case .linear(let written, let writtenEpilogue) = step else { return step }
+            var (linear, epilogue) = (written, writtenEpilogue)
+            while let batchNorm = epilogue.first as? BatchNorm, let folded = batchNorm.folded(into: linear) {
+                linear = folded
+                epilogue.removeFirst()
+            }
+            if epilogue.count < writtenEpilogue.count { foldedBytes += 4 * (linear.weight.count + linear.outFeatures) }
+            return .linear(linear, epilogue: epilogue)
+        }
+        foldedParameterBytes = foldedBytes
         self.firstStage = firstStage
         linearStepCount = steps.filter { if case .linear = $0 { return true } else { return false } }.count
     }
@@ -75,14 +96,14 @@ public struct StageChain: Sendable {
         zip(stages, widths).reduce(0) { $0 + (($1.0 as? Linear)?.flopsPerRow(inputWidth: $1.1) ?? 0) }
     }
 
-    /// Bytes the parameters (weights, biases) take in memory.
+    /// Bytes the parameters (weights, biases) take in memory, with the copies of linear stages
+    /// that a batch_norm was folded into.
     public var parameterBytes: Int {
-        stages.reduce(0) { total, stage in
-            if let linear = stage as? Linear { return total + 4 * (linear.weight.count + (linear.bias?.count ?? 0)) }
-            if let prelu = stage as? PReLU { return total + 4 * prelu.weight.count }
-            return total
-        }
+        foldedParameterBytes + stages.reduce(0) { $0 + $1.parameterBytes }
     }
+
+    /// The steps a run takes: `steps` when statistics are counted, `fusedSteps` otherwise.
+    func steps(countingStatistics: Bool) -> [Step] { countingStatistics ? steps : fusedSteps }
 
     // MARK: - Running
 
@@ -109,17 +130,18 @@ public struct StageChain: Sendable {
     func run(_ input: FloatBuffer, rows: Int, into output: FloatBuffer, workspace: inout Workspace,
              statistics: StatisticsCollector? = nil) {
         let tile = tileRows
+        let plan = steps(countingStatistics: statistics != nil)
         var start = 0
         while start < rows {
             let count = min(tile, rows - start)
-            runTile(input.slice(start * inputWidth, count * inputWidth), rows: count,
+            runTile(plan, input.slice(start * inputWidth, count * inputWidth), rows: count,
                     output: output.slice(start * outputWidth, count * outputWidth), workspace: &workspace,
                     statistics: statistics)
             start += count
         }
     }
 
-    private func runTile(_ input: UnsafeMutableBufferPointer<Float>, rows: Int,
+    private func runTile(_ steps: [Step], _ input: UnsafeMutableBufferPointer<Float>, rows: Int,
                          output: UnsafeMutableBufferPointer<Float>, workspace: inout Workspace,
                          statistics: StatisticsCollector?) {
         var current = input

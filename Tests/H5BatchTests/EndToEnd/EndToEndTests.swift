@@ -67,7 +67,7 @@ struct EndToEndTests {
 
     @Test("every example pipeline in config/ runs", arguments: ["demo.yaml", "examples/activations.yaml",
                                                                  "examples/linear-keras.yaml", "examples/rank3-full.json",
-                                                                 "examples/several-datasets.yaml"])
+                                                                 "examples/several-datasets.yaml", "examples/normalization.yaml"])
     func examplePipelinesRun(_ name: String) throws {
         let folder = TemporaryFolder()
         let output = folder.file("out.h5")

@@ -8,7 +8,7 @@ import Testing
 @Suite("ONNX models against PyTorch")
 struct ONNXModelTests {
     static let folder = Repo.data + "/onnx"
-    static let stacks = ["mlp", "activations", "gelu", "matmul"]
+    static let stacks = ["mlp", "activations", "gelu", "matmul", "norm"]
     static let exports = ["ts13", "ts17", "dy18", "dy20"]
     static let models: [(file: String, reference: String)] =
         stacks.flatMap { stack in exports.map { ("\(stack)-\($0).onnx", stack) } }
@@ -82,6 +82,23 @@ struct ONNXModelTests {
             let activations = try PipelineFile.load(Self.folder + "/activations-\(export).onnx").stages
             #expect(activations.contains(.softplus(beta: 1, threshold: 20)), "\(export)")
             #expect(activations.filter { $0.name == "prelu" }.count == 2, "\(export)")
+        }
+    }
+
+    @Test("LayerNorm (LayerNormalization, or its opset-13 decomposition) and BatchNorm become layer_norm and batch_norm")
+    func normalization() throws {
+        for export in ["ts13", "ts17"] {
+            let file = Self.folder + "/norm-\(export).onnx"
+            let stages = try PipelineFile.load(file).stages
+            #expect(stages.map(\.name) == ["linear", "layer_norm", "relu", "linear", "batch_norm", "relu", "linear"], "\(export)")
+            #expect(stages[1] == .layerNorm(file: file, weight: "1.weight", bias: "1.bias", eps: Double(Float(1e-5))), "\(export)")
+            #expect(stages[4] == .batchNorm(file: file, runningMean: "4.running_mean", runningVar: "4.running_var",
+                                            weight: "4.weight", bias: "4.bias", eps: Double(Float(1e-5))), "\(export)")
+        }
+        // The torch.export exporter folds the eval BatchNorm into the Gemm before it.
+        for export in ["dy18", "dy20"] {
+            let stages = try PipelineFile.load(Self.folder + "/norm-\(export).onnx").stages
+            #expect(stages.map(\.name) == ["linear", "layer_norm", "relu", "linear", "relu", "linear"], "\(export)")
         }
     }
 

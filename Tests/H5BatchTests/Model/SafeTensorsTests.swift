@@ -21,6 +21,22 @@ struct SafeTensorsTests {
         try ONNXModelTests.expectMatches(Self.mlp(Self.folder + "/" + fixture.file), reference: fixture.reference, label: fixture.file)
     }
 
+    @Test("layer_norm and batch_norm read their parameters from a state dict too (the norm stack)")
+    func normalizationStages() throws {
+        let text = """
+        stages:
+          - linear: { file: norm.safetensors, weight: 0.weight, bias: 0.bias }
+          - layer_norm: { file: norm.safetensors, weight: 1.weight, bias: 1.bias }
+          - relu
+          - linear: { file: norm.safetensors, weight: 3.weight, bias: 3.bias }
+          - batch_norm: { file: norm.safetensors, running_mean: 4.running_mean, running_var: 4.running_var, weight: 4.weight, bias: 4.bias }
+          - relu
+          - linear: { file: norm.safetensors, weight: 6.weight, bias: 6.bias }
+        """
+        let config = try PipelineFile.parse(text, format: .yaml, path: "p.yaml", baseFolder: Self.folder)
+        try ONNXModelTests.expectMatches(config, reference: "norm", label: "norm.safetensors")
+    }
+
     @Test("names, shapes and values as PyTorch saved them; the F32 file and the ONNX export hold the same weights")
     func tensors() throws {
         let file = try SafeTensorsFile(path: Self.folder + "/mlp.safetensors")

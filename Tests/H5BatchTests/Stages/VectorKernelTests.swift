@@ -4,8 +4,8 @@ import Testing
 @testable import H5Batch
 
 /// CKernels at every ISA level this CPU runs: each level gives the baseline level's result (bit
-/// for bit: element-wise kernels never fuse or reorder, and softmax's and the statistics' sums
-/// keep one order in every level), and the kernels compute the formulas of `Functional.exp`,
+/// for bit: element-wise kernels never fuse or reorder, and softmax's, layer_norm's and the
+/// statistics' sums keep one order in every level), and the kernels compute the formulas of `Functional.exp`,
 /// `expm1` and `erfc` and the conversions of Swift's `Float16`.
 @Suite("Vector kernels at every ISA level")
 struct VectorKernelTests {
@@ -171,6 +171,49 @@ struct VectorKernelTests {
             Self.checkLevels("softmax \(row)", row) { k, p, n in k.softmax(p, 1, 3) }
             let y = Functional.softmax(row, width: 3)
             #expect(y.allSatisfy { $0.isNaN })
+        }
+    }
+
+    @Test("layer_norm and batch_norm's scale and shift by rows")
+    func normalizationKernels() {
+        for width in [1, 7, 15, 16, 17, 33, 100, 1000] {
+            for rows in [0, 1, 3] {
+                let input = Self.values(rows * width, seed: UInt64(width) + 7)
+                // Finite rows of ordinary size, so the moments are real numbers to compare.
+                let finite = input.map { $0.isFinite ? max(-1e6, min(1e6, $0)) : 1 }
+                let weight = Self.values(width, seed: 98).map { $0.isFinite ? max(-4, min(4, $0)) : 0.5 }
+                let bias = Self.values(width, seed: 97).map { $0.isFinite ? max(-4, min(4, $0)) : -0.5 }
+                weight.withUnsafeBufferPointer { w in
+                    bias.withUnsafeBufferPointer { b in
+                        for data in [input, finite] {
+                            Self.checkLevels("layer_norm width \(width)", data) { k, p, n in k.layer_norm(p, rows, width, 1e-5, nil, nil) }
+                            Self.checkLevels("affine layer_norm width \(width)", data) { k, p, n in
+                                k.layer_norm(p, rows, width, 1e-5, w.baseAddress, b.baseAddress)
+                            }
+                            Self.checkLevels("scale_shift width \(width)", data) { k, p, n in
+                                k.scale_shift(rows, width, w.baseAddress!, b.baseAddress!, p)
+                            }
+                        }
+                    }
+                }
+                // Against a plain double computation: each row's mean 0 and variance 1.
+                var got = finite
+                got.withUnsafeMutableBufferPointer { Self.baseline.layer_norm($0.baseAddress!, rows, width, 1e-5, nil, nil) }
+                for row in 0..<rows {
+                    let r = finite[(row * width)..<((row + 1) * width)].map(Double.init)
+                    let mean = r.reduce(0, +) / Double(width)
+                    let variance = r.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(width)
+                    for j in 0..<width {
+                        let expected = (r[j] - mean) / (variance + 1e-5).squareRoot()
+                        #expect(abs(Double(got[row * width + j]) - expected) <= 1e-6 * max(1, abs(expected)), "layer_norm row \(row)")
+                    }
+                }
+            }
+        }
+        // NaN or ±∞ anywhere in a row makes the whole row NaN.
+        for row: [Float] in [[1, .nan, 2], [1, .infinity, 2], [-.infinity, 0, 1]] {
+            Self.checkLevels("layer_norm \(row)", row) { k, p, n in k.layer_norm(p, 1, 3, 1e-5, nil, nil) }
+            #expect(Functional.layerNorm(row, width: 3).allSatisfy { $0.isNaN })
         }
     }
 
