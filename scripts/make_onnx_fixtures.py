@@ -20,13 +20,15 @@ and with 12 slopes, Flatten, Dropout), ``gelu`` (exact and tanh GELU, SiLU, ReLU
 stack, ``/NAME`` = PyTorch's own output for it (eval mode, float32). ``/mlp_f16``, ``/mlp_bf16``
 are the outputs of ``mlp`` with its parameters rounded to float16 / bfloat16 first;
 ``/relu_mlp_softmax`` is softmax(mlp(relu(input))); ``/gemm_attributes`` and
-``/clip_attributes`` are numpy's outputs for the two hand-written graphs (handwritten_models).
+``/clip_attributes``, ``/layernorm_by_hand`` are numpy's outputs for the hand-written graphs
+(handwritten_models).
 
 Further files:
 
 * ``mlp-f16.onnx``, ``mlp-bf16.onnx``, ``mlp-f64.onnx``: ``mlp-ts17.onnx`` with its initializers
   rewritten as float16 / bfloat16 raw data, and float64 in ``double_data`` (typed fields);
-  ``mlp-typed.onnx`` with float32 initializers in ``float_data`` instead of ``raw_data``;
+  ``mlp-typed.onnx`` with float32 initializers in ``float_data`` instead of ``raw_data``,
+  ``mlp-f16-typed.onnx`` / ``mlp-bf16-typed.onnx`` with float16 / bfloat16 bits in ``int32_data``;
 * ``mlp.f16.safetensors``, ``mlp.bf16.safetensors``, ``mlp.f64.safetensors``: mlp's state dict
   in those dtypes;
 * ``mlp-external.onnx`` + ``mlp-external.bin``: the initializers as external data beside the model;
@@ -125,7 +127,11 @@ def bfloat16_tensor(values, name):
 
 def typed_tensor(values, name, data_type):
     tensor = onnx.TensorProto(name=name, data_type=data_type, dims=list(values.shape))
-    if data_type == onnx.TensorProto.DOUBLE:
+    if data_type == onnx.TensorProto.FLOAT16:  # the bits of each value in int32_data
+        tensor.int32_data.extend(values.astype(np.float16).view(np.uint16).ravel().tolist())
+    elif data_type == onnx.TensorProto.BFLOAT16:
+        tensor.int32_data.extend(np.frombuffer(bfloat16_tensor(values, name).raw_data, dtype="<u2").tolist())
+    elif data_type == onnx.TensorProto.DOUBLE:
         tensor.double_data.extend(values.astype(np.float64).ravel().tolist())
     else:
         tensor.float_data.extend(values.astype(np.float32).ravel().tolist())
@@ -137,7 +143,8 @@ def handwritten_models(x):
     outputs computed with numpy in float64: ``gemm-attributes.onnx`` (opset 13: Gemm with
     alpha 0.5, beta 2, transB 0 and a [1, 5] bias, Clip with bounds from Constant inputs, Gemm
     with a one-value bias, Softmax) and ``clip-attributes.onnx`` (opset 10: Clip's bounds as
-    attributes, Softmax over axis 1, LeakyRelu with its default slope)."""
+    attributes, Softmax over axis 1, LeakyRelu with its default slope), and
+    ``layernorm-by-hand.onnx`` (opset 18: LayerNorm decomposed with its operands swapped)."""
     from onnx import TensorProto, helper
     rng = np.random.default_rng(16)
     b1 = rng.normal(size=(IN_FEATURES, 5)).astype(np.float32)
@@ -176,7 +183,31 @@ def handwritten_models(x):
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 10)]), os.path.join(OUT, "clip-attributes.onnx"))
     g = xd @ w.T.astype(np.float64)
     clip_reference = softmax(np.clip(np.where(g > 0, g, 0.01 * g), -0.5, 0.5))
-    return {"gemm_attributes": gemm_reference, "clip_attributes": clip_reference}
+
+    # LayerNorm written out at opset 18 (ReduceMean's axes as an input), operands swapped, x·x
+    # for the square, eps 1e-3 as an initializer, a weight and no bias.
+    w0 = rng.normal(size=(8, IN_FEATURES)).astype(np.float32)
+    c0 = rng.normal(size=(8,)).astype(np.float32)
+    gamma = rng.uniform(0.5, 1.5, size=(8,)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "w0", "c0"], ["h"], transB=1),
+         helper.make_node("ReduceMean", ["h", "axes"], ["mean"]),
+         helper.make_node("Sub", ["h", "mean"], ["centred"]),
+         helper.make_node("Mul", ["centred", "centred"], ["squared"]),
+         helper.make_node("ReduceMean", ["squared", "axes"], ["variance"]),
+         helper.make_node("Add", ["eps", "variance"], ["shifted"]),
+         helper.make_node("Sqrt", ["shifted"], ["deviation"]),
+         helper.make_node("Div", ["centred", "deviation"], ["normal"]),
+         helper.make_node("Mul", ["gamma", "normal"], ["y"])],
+        "layer_norm_by_hand", [rows], [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["rows", 8])],
+        [numpy_helper.from_array(w0, "w0"), numpy_helper.from_array(c0, "c0"), numpy_helper.from_array(gamma, "gamma"),
+         numpy_helper.from_array(np.array([-1], dtype=np.int64), "axes"),
+         numpy_helper.from_array(np.array(1e-3, dtype=np.float32), "eps")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), os.path.join(OUT, "layernorm-by-hand.onnx"))
+    h = xd @ w0.T.astype(np.float64) + c0
+    centred = h - h.mean(axis=-1, keepdims=True)
+    layer_norm_reference = gamma * centred / np.sqrt((centred ** 2).mean(axis=-1, keepdims=True) + np.float64(np.float32(1e-3)))
+    return {"gemm_attributes": gemm_reference, "clip_attributes": clip_reference, "layernorm_by_hand": layer_norm_reference}
 
 
 def main():
@@ -202,6 +233,8 @@ def main():
     rewritten(base, os.path.join(OUT, "mlp-bf16.onnx"), lambda v, n: bfloat16_tensor(v, n))
     rewritten(base, os.path.join(OUT, "mlp-f64.onnx"), lambda v, n: typed_tensor(v, n, onnx.TensorProto.DOUBLE))
     rewritten(base, os.path.join(OUT, "mlp-typed.onnx"), lambda v, n: typed_tensor(v, n, onnx.TensorProto.FLOAT))
+    rewritten(base, os.path.join(OUT, "mlp-f16-typed.onnx"), lambda v, n: typed_tensor(v, n, onnx.TensorProto.FLOAT16))
+    rewritten(base, os.path.join(OUT, "mlp-bf16-typed.onnx"), lambda v, n: typed_tensor(v, n, onnx.TensorProto.BFLOAT16))
     for dtype, suffix in ((torch.float16, "f16"), (torch.bfloat16, "bf16"), (torch.float64, "f64")):
         state = {k: v.to(dtype).contiguous() for k, v in mlp.state_dict().items()}
         save_file(state, os.path.join(OUT, f"mlp.{suffix}.safetensors"))

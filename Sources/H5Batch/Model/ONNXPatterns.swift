@@ -206,12 +206,8 @@ struct ONNXPatterns {
     private func layerNorm(_ tree: Expression) throws -> ONNXLayer? {
         var rest = tree
         var bias: String?, weight: String?
-        if op(rest) == "Add", case let parts = operands(rest), parts.count == 2, case .constant(let name) = parts[1], try scalar(parts[1]) == nil {
-            (bias, rest) = (name, parts[0])
-        }
-        if op(rest) == "Mul", case let parts = operands(rest), parts.count == 2, case .constant(let name) = parts[1], try scalar(parts[1]) == nil {
-            (weight, rest) = (name, parts[0])
-        }
+        if op(rest) == "Add", let (name, other) = try vectorOperand(rest) { (bias, rest) = (name, other) }
+        if op(rest) == "Mul", let (name, other) = try vectorOperand(rest) { (weight, rest) = (name, other) }
         guard op(rest) == "Div", case let parts = operands(rest), parts.count == 2, isCentred(parts[0]) else { return nil }
         guard op(parts[1]) == "Sqrt", let radicand = operands(parts[1]).first else { return nil }
         let (eps, terms) = try sum(radicand)
@@ -219,6 +215,17 @@ struct ONNXPatterns {
         let (one, factors) = try product(squared)
         guard one == 1, factors.count == 2, factors.allSatisfy(isCentred) else { return nil }
         return .layerNorm(weight: weight, bias: bias, eps: eps)
+    }
+
+    /// The per-feature constant one operand of a binary node is (in either place), and the
+    /// other operand.
+    private func vectorOperand(_ tree: Expression) throws -> (name: String, other: Expression)? {
+        let parts = operands(tree)
+        guard parts.count == 2 else { return nil }
+        for (constant, other) in [(parts[1], parts[0]), (parts[0], parts[1])] {
+            if case .constant(let name) = constant, try scalar(constant) == nil { return (name, other) }
+        }
+        return nil
     }
 
     /// x − mean(x) over the last axis.

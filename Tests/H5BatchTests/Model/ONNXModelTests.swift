@@ -13,8 +13,10 @@ struct ONNXModelTests {
     static let models: [(file: String, reference: String)] =
         stacks.flatMap { stack in exports.map { ("\(stack)-\($0).onnx", stack) } }
         + [("mlp-f16.onnx", "mlp_f16"), ("mlp-bf16.onnx", "mlp_bf16"), ("mlp-f64.onnx", "mlp"),
-           ("mlp-typed.onnx", "mlp"), ("mlp-external.onnx", "mlp"),
-           ("gemm-attributes.onnx", "gemm_attributes"), ("clip-attributes.onnx", "clip_attributes")]
+           ("mlp-typed.onnx", "mlp"), ("mlp-f16-typed.onnx", "mlp_f16"), ("mlp-bf16-typed.onnx", "mlp_bf16"),
+           ("mlp-external.onnx", "mlp"),
+           ("gemm-attributes.onnx", "gemm_attributes"), ("clip-attributes.onnx", "clip_attributes"),
+           ("layernorm-by-hand.onnx", "layernorm_by_hand")]
 
     /// Runs `config` over data/onnx/references.h5:/input in `mode` and returns the output.
     static func run(_ config: PipelineConfig, mode: PipelineConfig.Mode, in folder: TemporaryFolder) throws -> (values: [Float], shape: [Int]) {
