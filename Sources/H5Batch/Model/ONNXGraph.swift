@@ -65,9 +65,10 @@ struct ONNXGraph {
 
     func label(_ index: Int) -> String { Self.label(nodes[index]) }
 
-    /// A constant's values as float32.
+    /// A constant's values as float32 (none for a name that is no constant).
     func values(of name: String) throws -> [Float] {
-        try file.decode(constants[name]!, what: "tensor \(name)").values
+        guard let tensor = constants[name] else { return [] }
+        return try file.decode(tensor, what: "tensor \(name)").values
     }
 
     /// The single value of a one-element constant, or nil when `name` is no such constant.

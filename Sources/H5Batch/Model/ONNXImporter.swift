@@ -209,7 +209,8 @@ struct ONNXImporter {
     /// when it already is `[features]` and unscaled, else a derived tensor.
     private mutating func biasVector(_ index: Int, position: Int, features: Int, scale: Float) throws -> String {
         let name = graph.nodes[index].input[position]
-        let shape = graph.constants[name]!.dims.map { Int(truncatingIfNeeded: $0) }
+        guard let tensor = graph.constants[name] else { throw fail(index, "its bias \(name) is computed, not a constant") }
+        let shape = tensor.dims.map { Int(truncatingIfNeeded: $0) }
         let count = elementCount(shape) ?? 0
         guard count == features || count == 1, shape.filter({ $0 != 1 }).count <= 1 else {
             throw fail(index, "its bias \(name) has shape \(shapeText(shape)); expected [\(features)] or one value")

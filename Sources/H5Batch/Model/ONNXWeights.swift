@@ -25,6 +25,11 @@ struct ONNXWeights: WeightSource {
         if let recipe = derived[name] {
             let base = try tensor(named: recipe.base)
             let count = elementCount(recipe.shape) ?? 0
+            // A one-value bias is repeated; the width it is repeated to comes from another
+            // tensor's dimensions, which a damaged file may make absurd.
+            guard base.values.count == count || (base.values.count == 1 && count <= 1 << 26) else {
+                throw H5BatchError(.data, "tensor \(recipe.base) in \(path) has \(base.values.count) values; its layer needs \(count)")
+            }
             let values = base.values.count == 1 ? [Float](repeating: base.values[0], count: count) : base.values
             return (recipe.shape, recipe.scale == 1 ? values : values.map { $0 * recipe.scale })
         }

@@ -184,6 +184,36 @@ struct ONNXRefusalTests {
         }
     }
 
+    @Test("models with bytes changed or cut off import, or fail with an H5BatchError; never a crash")
+    func mutatedModels() throws {
+        let folder = TemporaryFolder()
+        var generator = SplitMix64(seed: 16)
+        var outcomes = (loaded: 0, refused: 0)
+        for name in ["mlp-ts13.onnx", "gelu-ts13.onnx", "norm-ts13.onnx", "activations-dy18.onnx", "gemm-attributes.onnx"] {
+            let original = try Data(contentsOf: URL(fileURLWithPath: ONNXModelTests.folder + "/" + name))
+            for round in 0..<60 {
+                var bytes = original
+                if round % 4 == 3 {
+                    bytes = bytes.prefix(Int(generator.next() % UInt64(bytes.count)))
+                } else {
+                    for _ in 0...(round % 3) {
+                        let offset = Int(generator.next() % UInt64(bytes.count))
+                        bytes[offset] = UInt8(truncatingIfNeeded: generator.next())
+                    }
+                }
+                let path = folder.file("m.onnx")
+                try bytes.write(to: URL(fileURLWithPath: path))
+                do {
+                    _ = try StageLoader().load(try PipelineFile.load(path).stages)
+                    outcomes.loaded += 1
+                } catch is H5BatchError {
+                    outcomes.refused += 1
+                }
+            }
+        }
+        #expect(outcomes.refused > 0 && outcomes.loaded + outcomes.refused == 300, "\(outcomes)")
+    }
+
     @Test("a damaged file (bytes flipped in its header) is exit 65, never a crash")
     func damagedBytes() throws {
         let folder = TemporaryFolder()
@@ -194,3 +224,4 @@ struct ONNXRefusalTests {
         #expect { try PipelineFile.load(path) } throws: { ($0 as? H5BatchError)?.kind == .data }
     }
 }
+
