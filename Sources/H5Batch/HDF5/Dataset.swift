@@ -187,8 +187,8 @@ public final class Dataset {
 
     /// The number of dimensions (0 for a scalar dataset).
     public var rank: Int { shape.count }
-    /// Values per row: the last dimension.
-    public var featureCount: Int { shape.last ?? 1 }
+    /// Values per row (the row width): the last dimension.
+    public var rowWidth: Int { shape.last ?? 1 }
     /// The leading dimensions, whose product is the row count.
     public var leadingShape: [Int] { Array(shape.dropLast()) }
     /// Rows: the product of the leading dimensions (a rank-1 dataset is one row).
@@ -210,18 +210,18 @@ public final class Dataset {
 
     // MARK: - Row I/O
 
-    /// Reads `rows` into `buffer` (which holds at least `rows.count * featureCount` values),
+    /// Reads `rows` into `buffer` (which holds at least `rows.count * rowWidth` values),
     /// converting the stored type to Float32. `H5Dread`
     public func read(rows: Range<Int>, into buffer: UnsafeMutableBufferPointer<Float>) throws {
         enterHDF5()
         let what = "read \(storedRowsText(rows)) of \(name) in \(file.path)"
-        precondition(buffer.count >= rows.count * featureCount, "buffer too small for \(what)")
+        precondition(buffer.count >= rows.count * rowWidth, "buffer too small for \(what)")
         guard !rows.isEmpty else { return }
         let (memory, selection) = try selectRows(rows, what)
         if H5Dread(handle.id, h5b_T_NATIVE_FLOAT(), memory.id, selection.id, h5b_P_DEFAULT(), buffer.baseAddress) < 0 {
             // Name the damaged chunk, not just the batch (see Dataset+Damage.swift).
             throw locatingDamage(HDF5Error.fromStack(operation: what),
-                                 in: RowSelection.blocks(rows: rows, leading: leadingShape, features: featureCount)
+                                 in: RowSelection.blocks(rows: rows, leading: leadingShape, rowWidth: rowWidth)
                                      .map { Block(start: storedCoordinates($0.start), count: $0.count) })
         }
     }
@@ -230,7 +230,7 @@ public final class Dataset {
     public func write(rows: Range<Int>, from buffer: UnsafeBufferPointer<Float>) throws {
         enterHDF5()
         let what = "write \(storedRowsText(rows)) of \(name) in \(file.path)"
-        precondition(buffer.count >= rows.count * featureCount, "buffer too small for \(what)")
+        precondition(buffer.count >= rows.count * rowWidth, "buffer too small for \(what)")
         guard !rows.isEmpty else { return }
         let (memory, selection) = try selectRows(rows, what)
         try check(H5Dwrite(handle.id, h5b_T_NATIVE_FLOAT(), memory.id, selection.id, h5b_P_DEFAULT(),
@@ -242,7 +242,7 @@ public final class Dataset {
     func write(rows: Range<Int>, halves buffer: UnsafeRawBufferPointer) throws {
         enterHDF5()
         let what = "write \(storedRowsText(rows)) of \(name) in \(file.path)"
-        precondition(buffer.count >= rows.count * featureCount * 2, "buffer too small for \(what)")
+        precondition(buffer.count >= rows.count * rowWidth * 2, "buffer too small for \(what)")
         guard !rows.isEmpty else { return }
         let half = try StorageType.makeNativeHalfType()
         let (memory, selection) = try selectRows(rows, what)
@@ -270,11 +270,11 @@ public final class Dataset {
     }
 
     private func selectRows(_ rows: Range<Int>, _ what: String) throws -> (memory: Handle, file: Handle) {
-        let blocks = RowSelection.blocks(rows: rows, leading: leadingShape, features: featureCount)
+        let blocks = RowSelection.blocks(rows: rows, leading: leadingShape, rowWidth: rowWidth)
         // A memory space of the block's own shape lets HDF5 see both selections as the same
         // shape and copy whole runs; a flat one makes it map chunks element by element (~20×
         // slower). Several blocks (a range cutting through leading dimensions) must stay flat.
-        let memory = try makeDataspace(blocks.count == 1 ? blocks[0].count : [rows.count * featureCount])
+        let memory = try makeDataspace(blocks.count == 1 ? blocks[0].count : [rows.count * rowWidth])
         let selection = Handle(try checkID(H5Dget_space(handle.id), what), closer: H5Sclose)
         for (index, block) in blocks.enumerated() {
             var start = storedCoordinates(block.start).map { hsize_t($0) }

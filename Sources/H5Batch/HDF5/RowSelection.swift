@@ -8,17 +8,17 @@ public struct Block: Equatable, Sendable {
 
 /// Maps a range of flat rows onto the blocks of a dataset of any rank.
 ///
-/// h5batch sees a dataset of shape `[d0, …, dk, features]` as `d0·…·dk` rows of `features` values
+/// h5batch sees a dataset of shape `[d0, …, dk, w]` as `d0·…·dk` rows of `w` values (the row width)
 /// in row-major order. A row range generally cuts through the leading dimensions, so it becomes up
 /// to `2·k+1` blocks; selected together (in order) they read as one contiguous run of rows.
 public enum RowSelection {
-    /// Blocks covering `rows` of a dataset with leading dimensions `leading` and `features` values
+    /// Blocks covering `rows` of a dataset with leading dimensions `leading` and `rowWidth` values
     /// per row. Rank 1 (no leading dimensions) has exactly one row.
-    public static func blocks(rows: Range<Int>, leading: [Int], features: Int) -> [Block] {
+    public static func blocks(rows: Range<Int>, leading: [Int], rowWidth: Int) -> [Block] {
         guard !rows.isEmpty else { return [] }
-        guard !leading.isEmpty else { return [Block(start: [0], count: [features])] }
+        guard !leading.isEmpty else { return [Block(start: [0], count: [rowWidth])] }
         return leadingBlocks(rows.lowerBound, rows.upperBound, leading[...]).map {
-            Block(start: $0.start + [0], count: $0.count + [features])
+            Block(start: $0.start + [0], count: $0.count + [rowWidth])
         }
     }
 

@@ -39,10 +39,11 @@ final class Batch: @unchecked Sendable {
     /// Bytes a batch of `batchRows` rows needs for stored chunks: the input's as read, or the
     /// output's as deflated (their bound), whichever is more. Reserving it once up front means
     /// no pass grows the buffer later.
-    static func storedBytes(batchRows: Int, reader: BatchReader, writer: BatchWriter, deflate: Deflate) -> Int {
+    /// `encoder`: the writer's.
+    static func storedBytes(batchRows: Int, reader: BatchReader, encoder: ChunkEncoder?, deflate: Deflate) -> Int {
         func chunks(_ chunkRows: Int) -> Int { batchRows.units(of: chunkRows) }
         let read = storedInputBytes(batchRows: batchRows, reader: reader)
-        let write = writer.encoder.map { encoder -> Int in
+        let write = encoder.map { encoder -> Int in
             guard let layout = encoder.layout else { return batchRows * encoder.rowWidth * 2 }  // float16 rows
             if layout.isUnfiltered && encoder.type == .float32 { return 0 }
             let bound = layout.deflateIndex == nil ? layout.chunkBytes : deflate.bound(layout.chunkBytes, level: layout.deflateLevel)
@@ -78,4 +79,20 @@ final class WorkerState: @unchecked Sendable {
     let deflate = Deflate()
     let scratchA = ByteBuffer()
     let scratchB = ByteBuffer()
+
+    /// What one worker's state grows to over batches of at most `rows` rows: the chain's two
+    /// alternating scratch tiles (every linear step but the last writes one), and the scratch
+    /// buffers the decoder and the encoder reserve (`scratchBytes`), each the larger of the two.
+    static func estimatedBytes(chain: StageChain, rows: Int, decoder: ChunkDecoder?, encoder: ChunkEncoder?) -> Int {
+        let tile = min(chain.tileRows, rows)
+        var scratchTiles = [0, 0]
+        var linearSteps: [Linear] = []
+        for step in chain.steps { if case .linear(let linear, _) = step { linearSteps.append(linear) } }
+        for (offset, linear) in linearSteps.dropLast().enumerated() {
+            let index = (offset + 1) % 2
+            scratchTiles[index] = max(scratchTiles[index], tile * linear.outFeatures * 4)
+        }
+        let decoding = decoder?.scratchBytes ?? (a: 0, b: 0), encoding = encoder?.scratchBytes ?? (a: 0, b: 0)
+        return scratchTiles[0] + scratchTiles[1] + max(decoding.a, encoding.a) + max(decoding.b, encoding.b)
+    }
 }

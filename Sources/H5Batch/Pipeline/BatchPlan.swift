@@ -28,6 +28,17 @@ public struct BatchPlan: Sendable, Equatable {
         return first..<min(rows, first + batchRows)
     }
 
+    /// The batch rows a run uses: `run.batch_rows` rounded to the nearest whole number of input
+    /// chunks, at least one, when the raw path applies (`inputChunkRows` > 1); in full mode
+    /// raised to at least one chunk first. Never more than the `rows` rounded up to whole
+    /// chunks: a larger batch would be the same single batch, with buffers sized for rows that
+    /// do not exist.
+    public static func resolvedBatchRows(_ batchRows: Int, mode: PipelineConfig.Mode, inputChunkRows: Int, rows: Int) -> Int {
+        let wholeDataset = max(rows, 1).roundedUp(toMultipleOf: inputChunkRows)
+        let requested = min(mode == .full ? max(batchRows, inputChunkRows) : batchRows, wholeDataset)
+        return max(1, Int((Double(requested) / Double(inputChunkRows)).rounded())) * inputChunkRows
+    }
+
     /// A chunk shape holding about `rows` rows of a dataset with leading dimensions `leading`:
     /// the innermost leading dimensions are covered whole first, like the row order.
     public static func chunkShape(rows: Int, leading: [Int], width: Int) -> [Int] {

@@ -29,7 +29,7 @@ struct BatchReader {
     }
 
     func read(_ batch: Batch) throws {
-        let width = dataset.featureCount
+        let width = dataset.rowWidth
         batch.stored.removeAll(keepingCapacity: true)
         guard let layout else {
             try dataset.read(rows: batch.rows, into: batch.input.prefix(batch.rows.count * width))
@@ -121,5 +121,13 @@ struct ChunkDecoder: Sendable {
         let start = chunk * layout.chunkRows + rowOffset
         let end = min(totalRows + rowOffset, start + layout.chunkRows)
         return H5BatchError(.data, "the stored chunk holding rows \(start)..<\(end) of \(label) is corrupt: \(why)")
+    }
+}
+
+extension ChunkDecoder {
+    /// The worker scratch `decode` reserves, in bytes: `a` (`WorkerState.scratchA`) holds an
+    /// inflated chunk until it is unshuffled, `b` (`scratchB`) elements that need converting.
+    var scratchBytes: (a: Int, b: Int) {
+        (layout.deflateIndex != nil && layout.shuffleIndex != nil ? layout.chunkBytes : 0, storesFloat32 ? 0 : layout.chunkBytes)
     }
 }

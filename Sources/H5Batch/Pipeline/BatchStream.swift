@@ -22,11 +22,11 @@ struct BatchStream {
     /// `read` fills `batch.rows`' data, `work` runs on a worker (setting `batch.failure` on bad
     /// data), `write` stores the batch; the first error stops the stream once in-flight work is
     /// done. `control` is asked before every read whether to stop, and told after every write
-    /// how far the output is complete.
+    /// how far the output is complete. Returns how the stream ended and where its time went.
     @discardableResult
     func run(read: (Batch) throws -> Void, work: @escaping @Sendable (Batch, WorkerState) -> Void,
-             write: (Batch) throws -> Void, control: StreamControl = StreamControl(),
-             report: inout RunReport) throws -> StreamOutcome {
+             write: (Batch) throws -> Void, control: StreamControl = StreamControl()) throws -> StreamResult {
+        var result = StreamResult()
         let mailbox = Mailbox<Completion>()
         var free = batches.reversed() as [Batch]
         var idle = Array((0..<pool.count).reversed())
@@ -43,9 +43,9 @@ struct BatchStream {
                 computing -= 1
                 idle.append(completion.worker)
                 let batch = completion.batch
-                report.phases.decode += batch.decodeSeconds
-                report.phases.compute += batch.computeSeconds
-                report.phases.encode += batch.encodeSeconds
+                result.phases.decode += batch.decodeSeconds
+                result.phases.compute += batch.computeSeconds
+                result.phases.encode += batch.encodeSeconds
                 if let failure = batch.failure {
                     if failed == nil || batch.index < failed!.index { failed = (batch.index, failure) }
                 } else {
@@ -77,8 +77,8 @@ struct BatchStream {
                 while let batch = finished.removeValue(forKey: nextWrite) {
                     let start = now()
                     try write(batch)
-                    report.phases.write += now() - start
-                    if nextWrite % 16 == 0 { report.peakThreads = max(report.peakThreads, SystemInfo.threadCount) }
+                    result.phases.write += now() - start
+                    if nextWrite % 16 == 0 { result.peakThreads = max(result.peakThreads, SystemInfo.threadCount) }
                     free.append(batch)
                     nextWrite += 1
                     try control.written()
@@ -98,7 +98,7 @@ struct BatchStream {
                     batch.encodeSeconds = 0
                     let start = now()
                     try read(batch)
-                    report.phases.read += now() - start
+                    result.phases.read += now() - start
                     toCompute.append(batch)
                     nextRead += 1
                     dispatchIdle()
@@ -107,7 +107,7 @@ struct BatchStream {
                 if nextWrite < end && finished[nextWrite] == nil {
                     let start = now()
                     absorb(mailbox.take(wait: true))
-                    report.phases.waiting += now() - start
+                    result.phases.waiting += now() - start
                 }
             }
         } catch {
@@ -120,8 +120,9 @@ struct BatchStream {
             }
             throw error
         }
-        report.peakThreads = max(report.peakThreads, SystemInfo.threadCount)
-        return end == plan.count ? .completed : .stopped
+        result.peakThreads = max(result.peakThreads, SystemInfo.threadCount)
+        result.outcome = end == plan.count ? .completed : .stopped
+        return result
     }
 }
 
@@ -138,4 +139,21 @@ enum StreamOutcome: Equatable {
     case completed
     /// Stopped on request, after writing the batches it had read.
     case stopped
+}
+
+/// How a stream (or a mode's run of several) ended, and where its time went: the figures a
+/// `RunReport` adds up.
+struct StreamResult {
+    var outcome = StreamOutcome.completed
+    /// Seconds per phase: the workers' added up, the lane's as wall time.
+    var phases = RunReport.Phases()
+    /// Most threads seen in the process while it ran.
+    var peakThreads = 0
+
+    /// Adds `other`'s time to this one's; its outcome replaces this one's.
+    mutating func add(_ other: StreamResult) {
+        outcome = other.outcome
+        phases.add(other.phases)
+        peakThreads = max(peakThreads, other.peakThreads)
+    }
 }

@@ -27,11 +27,11 @@ final class BatchWriter {
     init(dataset: Dataset, type: StorageType, batchRows: Int, firstRow: Int = 0, allowRawChunks: Bool = true) {
         self.dataset = dataset
         encoder = Self.encoder(for: allowRawChunks ? RawChunkLayout.of(dataset, decodable: true) : nil, type: type,
-                               rows: dataset.rowCount, width: dataset.featureCount, batchRows: batchRows)
+                               rows: dataset.rowCount, width: dataset.rowWidth, batchRows: batchRows)
         grid = dataset.chunkShape.flatMap { ChunkGrid(shape: dataset.shape, chunks: $0) }
         completeRows = firstRow
         carryEnd = firstRow
-        carry.reserve(Self.carryBytes(grid: grid, encoder: encoder, width: dataset.featureCount, type: type))
+        carry.reserve(Self.carryBytes(grid: grid, encoder: encoder, width: dataset.rowWidth, type: type))
     }
 
     /// Bytes of the carry: on the hyperslab path, one chunk's rows (the carry is always less than
@@ -104,7 +104,7 @@ final class BatchWriter {
     /// float32 (`valueSize` 4) or float16 (2).
     private func writeWholeChunks(_ batch: Batch, values: UnsafeRawPointer, valueSize: Int) throws {
         let rows = batch.rows
-        let rowBytes = dataset.featureCount * valueSize
+        let rowBytes = dataset.rowWidth * valueSize
         precondition(carryEnd == max(rows.lowerBound, completeRows), "batches out of order")
         var end = rows.upperBound
         if let grid, end < dataset.rowCount { end = grid.rows(ofChunk: grid.chunk(holding: end)).lowerBound }
@@ -126,7 +126,7 @@ final class BatchWriter {
     }
 
     private func store(_ rows: Range<Int>, from bytes: UnsafeRawPointer, _ valueSize: Int) throws {
-        let count = rows.count * dataset.featureCount
+        let count = rows.count * dataset.rowWidth
         if valueSize == 4 {
             try dataset.write(rows: rows, from: UnsafeBufferPointer(start: bytes.assumingMemoryBound(to: Float.self), count: count))
         } else {
@@ -196,5 +196,14 @@ struct ChunkEncoder: Sendable {
             batch.stored.append(.init(chunk: chunk, location: .bytes, byteOffset: offset, size: size, filterMask: 0))
             offset += size
         }
+    }
+}
+
+extension ChunkEncoder {
+    /// The worker scratch `encode` reserves, in bytes: `a` (`WorkerState.scratchA`) holds a
+    /// shuffled chunk until it is deflated, `b` (`scratchB`) a chunk converted from float32.
+    var scratchBytes: (a: Int, b: Int) {
+        guard let layout else { return (0, 0) }
+        return (layout.shuffleIndex != nil && layout.deflateIndex != nil ? layout.chunkBytes : 0, type != .float32 ? layout.chunkBytes : 0)
     }
 }

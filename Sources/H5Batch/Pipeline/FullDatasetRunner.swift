@@ -24,16 +24,31 @@ struct FullDatasetRunner {
     var statistics: StatisticsLedger? = nil
     let progress: ProgressSink?
 
-    /// Bytes this mode needs at its peak for `rows` rows: the largest pair of adjacent tensors,
-    /// the parameters, the I/O batches' chunk buffers, and the runtime.
-    static func estimatedPeakBytes(rows: Int, chain: StageChain, ioBufferBytes: Int) -> Int {
-        var peak = rows * chain.inputWidth * 4
+    /// What this mode needs at its peak, term by term.
+    struct MemoryEstimate {
+        /// The largest pair of adjacent tensors (or the input tensor alone).
+        let tensorBytes: Int
+        let parameterBytes: Int
+        /// The stored-chunk buffers of the `workers + 1` I/O batches (`IOResources`).
+        let ioBufferBytes: Int
+        /// `runtimeOverheadBytes`.
+        let runtimeBytes: Int
+        var totalBytes: Int { tensorBytes + parameterBytes + ioBufferBytes + runtimeBytes }
+    }
+
+    /// The peak for tensors of `rows` rows (`paddedRows`) streamed in batches of `batchRows`:
+    /// `run` holds at most one adjacent pair of tensors, and the I/O batches are allowed the
+    /// wider side's floats, since they carry only stored chunks.
+    static func estimatedMemory(rows: Int, batchRows: Int, workers: Int, chain: StageChain) -> MemoryEstimate {
+        var tensors = rows * chain.inputWidth * 4
         for step in chain.steps {
             if case .linear(let linear, _) = step {
-                peak = max(peak, rows * (linear.inFeatures + linear.outFeatures) * 4)
+                tensors = max(tensors, rows * (linear.inFeatures + linear.outFeatures) * 4)
             }
         }
-        return peak + chain.parameterBytes + ioBufferBytes + runtimeOverheadBytes(chain)
+        return MemoryEstimate(tensorBytes: tensors, parameterBytes: chain.parameterBytes,
+                              ioBufferBytes: (workers + IOResources.extraBatches) * batchRows * max(chain.inputWidth, chain.outputWidth) * 4,
+                              runtimeBytes: runtimeOverheadBytes(chain))
     }
 
     /// What the process takes besides its tensors: runtime, libraries, HDF5's caches; and, for a
@@ -43,9 +58,10 @@ struct FullDatasetRunner {
         (48 << 20) + (chain.linearFlopsPerRow > 0 ? 8 << 20 : 0)
     }
 
-    func run(control: StreamControl, report: inout RunReport) throws -> StreamOutcome {
+    func run(control: StreamControl) throws -> StreamResult {
         let first = plan.start
         let rows = plan.remainingRows
+        var result = StreamResult()
         let io = IOResources(plan: plan, reader: reader, writer: writer, workers: workers)
         var current = FloatBuffer(capacity: paddedRows * chain.inputWidth)
         let inputWidth = chain.inputWidth
@@ -64,7 +80,7 @@ struct FullDatasetRunner {
             // Scoped so that nothing but `current` holds the input tensor once it is read.
             let tensor = current
             let decoder = reader.decoder
-            let outcome = try io.stream { stream in
+            let read = try io.stream { stream in
                 try stream.run(read: { batch in
                     let row = batch.rows.lowerBound - first
                     batch.input = FloatBuffer(viewing: tensor, offset: row * inputWidth,
@@ -78,9 +94,10 @@ struct FullDatasetRunner {
                 }, write: { batch in
                     digests?.append(batch.inputDigest)
                     progress?(.reading, 0, batch.rows.upperBound - first)
-                }, control: StreamControl(shouldStop: control.shouldStop), report: &report)
+                }, control: StreamControl(shouldStop: control.shouldStop))
             }
-            if outcome != .completed { return .stopped }
+            result.add(read)
+            if read.outcome != .completed { return result }
         }
 
         // Each worker multiplies whole batches on its own thread (`GEMM`), like mini-batch mode:
@@ -97,7 +114,7 @@ struct FullDatasetRunner {
         let collectors = statistics == nil ? [] : (0..<rows.units(of: batchRows)).map { _ in StatisticsCollector(chain: chain) }
         for (index, step) in chain.steps(countingStatistics: statistics != nil).enumerated() {
             let firstStage = chain.firstStage[index]
-            if control.shouldStop() { return .stopped }
+            if control.shouldStop() { result.outcome = .stopped; return result }
             let stepProgress = progress.map { sink in
                 { @Sendable (done: Int) in sink(.computing(step: index + 1, of: stepCount), index + 1, done) }
             }
@@ -112,7 +129,7 @@ struct FullDatasetRunner {
                         collector?.statistics.add(stage: firstStage + offset, UnsafePointer(block.baseAddress!), rows: batch.count)
                     }
                 }
-                if !completed { return .stopped }
+                if !completed { result.outcome = .stopped; return result }
             case .linear(let linear, let epilogue):
                 let needed = paddedRows * linear.outFeatures
                 let next: FloatBuffer
@@ -136,7 +153,7 @@ struct FullDatasetRunner {
                         collector?.statistics.add(stage: firstStage + 1 + offset, UnsafePointer(output.baseAddress!), rows: count)
                     }
                 }
-                if !completed { return .stopped }
+                if !completed { result.outcome = .stopped; return result }
                 spare = current
                 current = next
             }
@@ -144,16 +161,16 @@ struct FullDatasetRunner {
         for (index, collector) in collectors.enumerated() {
             statistics?.append(collector.statistics, end: first + min(rows, (index + 1) * batchRows))
         }
-        report.phases.compute = now() - start
-        report.peakThreads = max(report.peakThreads, SystemInfo.threadCount)
+        result.phases.compute += now() - start
+        result.peakThreads = max(result.peakThreads, SystemInfo.threadCount)
 
-        let result = current
+        let computed = current
         let outputWidth = chain.outputWidth
         let encoder = writer.encoder
-        return try io.stream { stream in
+        let written = try io.stream { stream in
             try stream.run(read: { batch in
                 let row = batch.rows.lowerBound - first
-                batch.output = FloatBuffer(viewing: result, offset: row * outputWidth,
+                batch.output = FloatBuffer(viewing: computed, offset: row * outputWidth,
                                            capacity: (paddedRows - row) * outputWidth)
             }, work: { batch, state in
                 let start = now()
@@ -162,8 +179,10 @@ struct FullDatasetRunner {
             }, write: { batch in
                 try writer.write(batch)
                 progress?(.writing, chain.steps.count + 1, batch.rows.upperBound - first)
-            }, control: control, report: &report)
+            }, control: control)
         }
+        result.add(written)
+        return result
     }
 
     /// Runs `body` on the plan's batches (as row ranges of the tensors), spread over the
@@ -203,14 +222,16 @@ private struct IOResources {
 
     /// One batch more than workers: the tensor already holds the rows, so the batches carry
     /// only stored chunk bytes, and fewer of them keep the peak near the tensors' size.
+    static let extraBatches = 1
+
     init(plan: BatchPlan, reader: BatchReader, writer: BatchWriter, workers: Int) {
         self.plan = plan
         pool = WorkerPool(count: workers)
         states = (0..<workers).map { _ in WorkerState() }
         let placeholder = FloatBuffer(capacity: 0)
-        batches = (0..<min(plan.count, workers + 1)).map { _ in Batch(input: placeholder, output: placeholder) }
+        batches = (0..<min(plan.count, workers + Self.extraBatches)).map { _ in Batch(input: placeholder, output: placeholder) }
         // Reserved once for the larger pass: stored input chunks, or deflated output ones.
-        let bytes = Batch.storedBytes(batchRows: plan.batchRows, reader: reader, writer: writer, deflate: states[0].deflate)
+        let bytes = Batch.storedBytes(batchRows: plan.batchRows, reader: reader, encoder: writer.encoder, deflate: states[0].deflate)
         for batch in batches { batch.bytes.reserve(bytes) }
     }
 

@@ -5,9 +5,9 @@ import Foundation
 /// I/O path of each side, the memory either mode needs, and what the output's target would say.
 /// `h5batch check` prints it; `h5batch bench` uses it to fail early.
 ///
-/// The decisions are the runner's own: the input's path is `BatchReader`'s, the output's is
-/// `BatchWriter.encoder(for:…)`, the full-mode estimate is `FullDatasetRunner.estimatedPeakBytes`
-/// with the inputs `PipelineRunner` gives it, and the output is checked with `OutputTarget.check`.
+/// The decisions are the runner's own: both build one `RunPlan`, and this describes it. The
+/// memory figures are `MiniBatchRunner`'s and `FullDatasetRunner`'s estimates of what they
+/// allocate; what the output's path would say comes from `OutputTarget` and `OutputLock`.
 public struct PipelinePlan: Sendable, Codable {
     /// The input dataset and how it will be read.
     public struct Input: Sendable, Codable, Equatable {
@@ -137,8 +137,8 @@ public struct PipelinePlan: Sendable, Codable {
         public let totalBytes: Int
     }
 
-    /// Full mode's peak as `PipelineRunner` estimates it before running, and the limit it
-    /// compares it with.
+    /// Full mode's peak as `FullDatasetRunner.estimatedMemory` gives it, and the limit a run
+    /// compares it with before it starts.
     public struct FullMemory: Sendable, Codable, Equatable {
         /// Rows the tensors hold: all rows, rounded up to whole input chunks.
         public let rows: Int
@@ -240,65 +240,30 @@ public struct PipelinePlan: Sendable, Codable {
     }
 
     /// Opens the input and the weights of `config` and checks every stage; works out the rest as
-    /// `run` would with `force` (`--force`) and `rawChunkIO` (`PipelineRunner.Options`). Throws
-    /// the `H5BatchError` `run` would for a pipeline, input or weights it cannot use; a run that
-    /// would be refused for its output or its memory is described in `refusal` instead. Creates
-    /// nothing and takes no lock.
+    /// `run` would with `force` (`--force`) and `rawChunkIO` (`PipelineRunner.Options`): both
+    /// build the same `RunPlan`. Throws the `H5BatchError` `run` would for a pipeline, input or
+    /// weights it cannot use; a run that would be refused for its output or its memory is
+    /// described in `refusal` instead. Creates nothing and takes no lock.
     public static func make(_ config: PipelineConfig, force: Bool = false, rawChunkIO: Bool = true) throws -> PipelinePlan {
-        guard config.input != nil else {
-            throw H5BatchError(.usage, "no input: set input.file in the pipeline file or pass --input FILE[:DATASET]")
-        }
+        _ = try RunPlan.inputFile(of: config)
         return try IOLane().sync {
-            try translatingHDF5Errors(otherwise: .data) {
-                // Several datasets: each must fit the pipeline (as run checks); the first is planned.
-                let configs = try DatasetSelection.configs(config)
-                var jobs: [PreparedJob] = []
-                for single in configs {
-                    do {
-                        jobs.append(try PreparedJob(config: single, rawChunkIO: rawChunkIO))
-                    } catch let error as H5BatchError where config.input?.datasets != nil {
-                        throw H5BatchError(error.kind, "\(single.input!.dataset!): \(error.message)")
-                    }
-                }
-                var plan = try PipelinePlan(job: jobs[0], config: configs[0], force: force, rawChunkIO: rawChunkIO)
-                plan.datasetCount = configs.count
-                return plan
-            }
+            // Several datasets: each must fit the pipeline (as run checks); the first is planned.
+            let run = try RunPlan(config: config, rawChunkIO: rawChunkIO)
+            return try PipelinePlan(run, force: force)
         }
     }
 
-    /// The batch rows a run uses: `run.batch_rows` rounded to the nearest whole number of input
-    /// chunks, at least one, when the raw path applies (`inputChunkRows` > 1); in full mode
-    /// raised to at least one chunk first. Never more than the `rows` rounded up to whole
-    /// chunks: a larger batch would be the same single batch, with buffers sized for rows that
-    /// do not exist.
-    public static func resolvedBatchRows(_ batchRows: Int, mode: PipelineConfig.Mode, inputChunkRows: Int, rows: Int) -> Int {
-        let wholeDataset = max(rows, 1).roundedUp(toMultipleOf: inputChunkRows)
-        let requested = min(mode == .full ? max(batchRows, inputChunkRows) : batchRows, wholeDataset)
-        return max(1, Int((Double(requested) / Double(inputChunkRows)).rounded())) * inputChunkRows
-    }
-
-    /// The I/O allowance of full mode's estimate: its `workers + 1` batches carry only stored
-    /// chunk bytes (the tensors hold the rows), at most the wider side's floats.
-    public static func fullModeIOBufferBytes(workers: Int, batchRows: Int, chain: StageChain) -> Int {
-        (workers + 1) * batchRows * max(chain.inputWidth, chain.outputWidth) * 4
-    }
-
-    /// The message a full-mode run over its memory limit stops with.
-    static func fullModeRefusal(needed: Int, rows: Int, limit: Int, setting: MemoryLimit) -> String {
-        "full-dataset mode needs about \(formatBytes(needed)) for \(formatCount(rows)) rows, over the memory limit of \(formatBytes(limit)) (run.memory_limit \(setting)); use --mode minibatch to stream it in bounded memory"
-    }
-
-    private init(job: PreparedJob, config: PipelineConfig, force: Bool, rawChunkIO: Bool) throws {
+    private init(_ plan: RunPlan, force: Bool) throws {
+        let job = plan.jobs[0]
+        let config = plan.config
         let dataset = job.input
         let chain = job.chain
-        let rows = dataset.rowCount
+        let rows = job.rows
         let reader = job.reader
-        let inputChunkRows = reader.layout?.chunkRows ?? 1
         input = Input(file: job.inputFile, dataset: dataset.name, shape: dataset.shape, dtype: dataset.elementType.description,
                       storage: dataset.storageDescription, chunks: dataset.chunkShape, filters: dataset.filters.map(\.description),
-                      rows: rows, width: dataset.featureCount,
-                      bytes: rows * dataset.featureCount * dataset.elementType.size,
+                      rows: rows, width: dataset.rowWidth,
+                      bytes: rows * dataset.rowWidth * dataset.elementType.size,
                       path: reader.pathDescription, chunkRows: reader.layout?.chunkRows, shard: job.shard)
 
         var stageList: [Stage] = []
@@ -316,165 +281,48 @@ public struct PipelinePlan: Sendable, Codable {
         flops = chain.flopsPerRow * rows
         parameterBytes = chain.parameterBytes
 
-        // Batches and workers, as PipelineRunner chooses them.
-        let mode = config.run.mode
-        let workers = config.run.workers ?? SystemInfo.activeCores
-        let batchRows = job.batchRows
-        let outputChunkRows = min(config.output.chunkRows ?? batchRows, max(rows, 1))
-        run = Execution(mode: mode, batchRowsSetting: config.run.batchRows, batchRows: batchRows,
-                        batches: BatchPlan(rows: rows, batchRows: batchRows).count,
-                        workersSetting: config.run.workers.map(String.init) ?? "auto", workers: workers,
+        run = Execution(mode: plan.mode, batchRowsSetting: config.run.batchRows, batchRows: job.batchRows,
+                        batches: BatchPlan(rows: rows, batchRows: job.batchRows).count,
+                        workersSetting: config.run.workers.map(String.init) ?? "auto", workers: plan.workers,
                         cores: SystemInfo.activeCores, gemm: GEMM.kernels, vectorKernels: VectorKernels.isa)
 
-        // The output as PreparedJob.createOutput makes it, and the writer BatchWriter would be.
-        let out = config.output
-        let outputShape = dataset.leadingShape + [chain.outputWidth]
-        let outputChunks = rows > 0 ? BatchPlan.chunkShape(rows: outputChunkRows, leading: dataset.leadingShape, width: chain.outputWidth) : nil
-        let gzipLevel = rows > 0 && out.compression == .gzip ? out.level : nil
-        let shuffle = rows > 0 && out.shuffle
-        let candidate = rawChunkIO
-            ? BatchWriter.layoutOfNewOutput(shape: outputShape, chunks: outputChunks, type: out.dtype, shuffle: shuffle, gzipLevel: gzipLevel)
-            : nil
-        let encoder = BatchWriter.encoder(for: candidate, type: out.dtype, rows: rows, width: chain.outputWidth, batchRows: batchRows)
-        output = Output(file: out.file, dataset: job.outputDataset, shape: outputShape, dtype: out.dtype.rawValue,
-                        chunks: outputChunks, chunkRows: outputChunkRows,
-                        filters: (shuffle ? ["shuffle"] : []) + (gzipLevel.map { ["gzip(\($0))"] } ?? []),
-                        bytes: rows * chain.outputWidth * out.dtype.size, path: BatchWriter.pathDescription(encoder))
+        let out = job.config.output
+        let layout = job.outputLayout
+        output = Output(file: out.file, dataset: job.outputDataset, shape: job.outputShape, dtype: out.dtype.rawValue,
+                        chunks: layout.chunks, chunkRows: job.outputChunkRows,
+                        filters: (layout.shuffle ? ["shuffle"] : []) + (layout.gzipLevel.map { ["gzip(\($0))"] } ?? []),
+                        bytes: rows * chain.outputWidth * out.dtype.size, path: BatchWriter.pathDescription(job.newOutputEncoder))
 
-        let deflate = Deflate()
-        let minibatch = Self.miniBatchMemory(
-            job: job, reader: reader, encoder: encoder, rows: rows, batchRows: mode == .minibatch ? batchRows
-                : Self.resolvedBatchRows(config.run.batchRows, mode: .minibatch, inputChunkRows: inputChunkRows, rows: rows),
-            workers: workers, cacheBatchRows: config.run.batchRows, outputChunks: outputChunks, outputType: out.dtype,
-            deflate: deflate)
-        let fullBatchRows = mode == .full ? batchRows : Self.resolvedBatchRows(config.run.batchRows, mode: .full, inputChunkRows: inputChunkRows, rows: rows)
-        let paddedRows = rows.roundedUp(toMultipleOf: inputChunkRows)
-        let ioBytes = Self.fullModeIOBufferBytes(workers: workers, batchRows: fullBatchRows, chain: chain)
-        let needed = FullDatasetRunner.estimatedPeakBytes(rows: paddedRows, chain: chain, ioBufferBytes: ioBytes)
-        let runtime = FullDatasetRunner.runtimeOverheadBytes(chain)
-        let limit = config.run.memoryLimit.bytes(physicalMemory: SystemInfo.availableMemory)
-        let full = FullMemory(rows: paddedRows, batchRows: fullBatchRows,
-                              tensorBytes: needed - chain.parameterBytes - ioBytes - runtime,
-                              parameterBytes: chain.parameterBytes, ioBufferBytes: ioBytes, runtimeBytes: runtime,
-                              totalBytes: needed, limitSetting: "\(config.run.memoryLimit)", limitBytes: limit,
-                              overLimit: needed > limit)
-        memory = Memory(minibatch: minibatch, full: full)
+        memory = Memory(minibatch: plan.miniBatchMemory(job), full: plan.fullModeMemory(job))
 
         // What the run would stop with, in the order it checks.
         var refusal: H5BatchError?
         if let path = out.file {
-            let probe = OutputProbe(path)
-            target = probe.target(force: force)
-            refusal = probe.lockRefusal()
+            target = OutputTarget.state(of: path, force: force)
+            refusal = OutputLock.refusal(for: path)
             if refusal == nil {
                 do {
-                    try OutputTarget.check(path, reads: [job.inputFile] + config.stages.compactMap(\.file), force: force)
+                    try OutputTarget.check(path, reads: RunPlan.filesRead(by: config), force: force)
                 } catch let error as H5BatchError {
                     refusal = error
                 }
             }
-            if refusal == nil, mode == .full, full.overLimit {
-                refusal = H5BatchError(.usage, Self.fullModeRefusal(needed: needed, rows: rows, limit: limit, setting: config.run.memoryLimit))
-            }
-            if refusal == nil { refusal = probe.folderRefusal() }
+            if refusal == nil, plan.mode == .full { refusal = plan.fullModeRefusal(job) }
+            if refusal == nil { refusal = OutputTarget.folderRefusal(for: path) }
         } else {
             target = nil
-            refusal = H5BatchError(.usage, "no output: set output.file in the pipeline file or pass --output FILE[:DATASET]")
+            refusal = RunPlan.noOutput
         }
         self.refusal = refusal.map { Refusal(exitCode: $0.exitCode, message: $0.message) }
         wouldRun = refusal == nil
-    }
-
-    /// Mini-batch mode's buffers, sized as `PipelineRunner.runBatches` and `MiniBatchRunner` size
-    /// them, plus what the workers and the writer grow to while running.
-    private static func miniBatchMemory(job: PreparedJob, reader: BatchReader, encoder: ChunkEncoder?, rows: Int,
-                                        batchRows: Int, workers: Int, cacheBatchRows: Int, outputChunks: [Int]?,
-                                        outputType: StorageType, deflate: Deflate) -> MiniBatchMemory {
-        let chain = job.chain
-        let runtime = FullDatasetRunner.runtimeOverheadBytes(chain)
-        let count = BatchPlan(rows: rows, batchRows: batchRows).count
-        guard count > 0 else {
-            // No rows: the runner allocates no batch at all.
-            return MiniBatchMemory(batches: 0, capacityRows: 0, inputBufferBytes: 0, outputBufferBytes: 0, storedChunkBytes: 0,
-                                   workspaceBytes: 0, workers: workers, carryBytes: 0, chunkCacheBytes: 0,
-                                   parameterBytes: chain.parameterBytes, runtimeBytes: runtime,
-                                   totalBytes: chain.parameterBytes + runtime)
-        }
-        let inputLayout = reader.layout
-        let outputLayout = encoder?.layout
-        let chunkPadded = max(rows.roundedUp(toMultipleOf: inputLayout?.chunkRows ?? 1), rows.roundedUp(toMultipleOf: outputLayout?.chunkRows ?? 1))
-        let capacity = MiniBatchRunner.capacityRows(rows: rows, batchRows: batchRows, chunkPadded: chunkPadded)
-        let batches = min(count, workers + 2)
-        let inputBytes = capacity * chain.inputWidth * 4
-        let outputBytes = chain.runsInPlace ? 0 : capacity * chain.outputWidth * 4
-
-        // Batch.storedBytes: the input's chunks as read, or the output's as encoded, whichever is more.
-        func chunks(_ chunkRows: Int) -> Int { capacity.units(of: chunkRows) }
-        let read = inputLayout.map { $0.isUnfiltered && reader.storesFloat32 ? 0 : $0.chunkBytes * chunks($0.chunkRows) } ?? 0
-        let write = encoder.map { encoder -> Int in
-            guard let layout = encoder.layout else { return capacity * encoder.rowWidth * 2 }  // float16 rows
-            if layout.isUnfiltered && encoder.type == .float32 { return 0 }
-            let bound = layout.deflateIndex == nil ? layout.chunkBytes : deflate.bound(layout.chunkBytes, level: layout.deflateLevel)
-            return bound * chunks(layout.chunkRows)
-        } ?? 0
-        let stored = max(read, write)
-
-        // Per worker: the chain's two alternating scratch tiles (every linear step but the last
-        // writes one), and the decoder's and encoder's scratch (ChunkDecoder, ChunkEncoder).
-        let tile = min(chain.tileRows, capacity)
-        var scratchTiles = [0, 0]
-        var linearSteps: [Linear] = []
-        for step in chain.steps { if case .linear(let linear, _) = step { linearSteps.append(linear) } }
-        for (offset, linear) in linearSteps.dropLast().enumerated() {
-            let index = (offset + 1) % 2
-            scratchTiles[index] = max(scratchTiles[index], tile * linear.outFeatures * 4)
-        }
-        var scratchA = 0, scratchB = 0
-        if let layout = inputLayout, read > 0 {
-            if layout.deflateIndex != nil && layout.shuffleIndex != nil { scratchA = layout.chunkBytes }
-            if !reader.storesFloat32 { scratchB = layout.chunkBytes }
-        }
-        if let layout = outputLayout, let encoder {
-            if layout.shuffleIndex != nil && layout.deflateIndex != nil { scratchA = max(scratchA, layout.chunkBytes) }
-            if encoder.type != .float32 { scratchB = max(scratchB, layout.chunkBytes) }
-        }
-        let workspace = scratchTiles[0] + scratchTiles[1] + scratchA + scratchB
-
-        let grid = outputChunks.flatMap { ChunkGrid(shape: job.input.leadingShape + [chain.outputWidth], chunks: $0) }
-        let carry = BatchWriter.carryBytes(grid: grid, encoder: encoder, width: chain.outputWidth, type: outputType)
-        // On the hyperslab path libhdf5 caches the input's chunks (PreparedJob sizes the cache
-        // from run.batch_rows), up to the dataset's own size.
-        var cache = 0
-        if inputLayout == nil, let chunkShape = job.input.chunkShape {
-            let size = BatchPlan.chunkCacheBytes(batchRows: cacheBatchRows, shape: job.input.shape, chunks: chunkShape,
-                                                 elementSize: job.input.elementType.size)
-            cache = min(size, rows * job.input.featureCount * job.input.elementType.size)
-        }
-        let total = batches * (inputBytes + outputBytes + stored) + workers * workspace + carry + cache
-            + chain.parameterBytes + runtime
-        return MiniBatchMemory(batches: batches, capacityRows: capacity, inputBufferBytes: inputBytes,
-                               outputBufferBytes: outputBytes, storedChunkBytes: stored, workspaceBytes: workspace,
-                               workers: workers, carryBytes: carry, chunkCacheBytes: cache,
-                               parameterBytes: chain.parameterBytes, runtimeBytes: runtime, totalBytes: total)
+        datasetCount = plan.jobs.count
     }
 
     private static func parameterBytes(_ stage: any H5Batch.Stage) -> Int { stage.parameterBytes }
 
     /// The run's error when it would not start (`exitCode` back to its kind).
     public var error: H5BatchError? {
-        refusal.map { refusal in
-            let kind: H5BatchError.Kind
-            switch refusal.exitCode {
-            case 64: kind = .usage
-            case 65: kind = .data
-            case 66: kind = .notFound
-            case 73: kind = .cannotCreate
-            case 69: kind = .unavailable
-            case 75: kind = .busy
-            default: kind = .io
-            }
-            return H5BatchError(kind, refusal.message)
-        }
+        refusal.map { H5BatchError(H5BatchError.kind(forExitCode: $0.exitCode) ?? .io, $0.message) }
     }
 
     // MARK: - Summaries (h5batch bench)
@@ -506,87 +354,5 @@ public struct PipelinePlan: Sendable, Codable {
     /// One line: `FILE:DATASET [SHAPE DTYPE] → stages`.
     public var description: String {
         "\(inputFile):\(inputDataset) [\(inputShape.map(String.init).joined(separator: "x")) \(inputType)] → \(stages)"
-    }
-}
-
-/// Looks at an output path the way `PipelineRunner` will, touching nothing: no lock is taken,
-/// no file or folder is created.
-private struct OutputProbe {
-    let path: String
-    let folder: String
-    let folderExists: Bool
-    var files: RunFiles { RunFiles(output: path) }
-
-    init(_ path: String) {
-        self.path = path
-        let folder = (path as NSString).deletingLastPathComponent
-        self.folder = folder.isEmpty ? "." : folder
-        folderExists = OutputTarget.folderExists(for: path)
-    }
-
-    func target(force: Bool) -> PipelinePlan.OutputState {
-        var isDirectory: ObjCBool = false
-        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-        let (lock, holder) = lockState()
-        return PipelinePlan.OutputState(path: path, exists: exists, isDirectory: exists && isDirectory.boolValue, force: force,
-                                   folder: folder, folderExists: folderExists, lock: lock, lockHolder: holder,
-                                   partialExists: FileManager.default.fileExists(atPath: files.partial),
-                                   checkpointExists: FileManager.default.fileExists(atPath: files.checkpoint))
-    }
-
-    /// `OutputLock.acquire`'s verdict when the folder exists (the run claims the output first):
-    /// a lock file it cannot open, or a lock another process holds.
-    func lockRefusal() -> H5BatchError? {
-        guard folderExists else { return nil }
-        let exists = FileManager.default.fileExists(atPath: files.lock)
-        if access(exists ? files.lock : folder, W_OK) != 0 {
-            return H5BatchError(.cannotCreate, "cannot create the lock file \(files.lock): \(String(cString: strerror(errno)))")
-        }
-        let (state, holder) = lockState()
-        guard state == "held" else { return nil }
-        return H5BatchError(.busy, "output \(path) is being written by another h5batch run (\(holder ?? "another process")); try again once it has finished")
-    }
-
-    /// `OutputTarget.prepareFolder`'s verdict: a folder that cannot be created, or one that is
-    /// not writable.
-    func folderRefusal() -> H5BatchError? {
-        if folderExists {
-            return FileManager.default.isWritableFile(atPath: folder)
-                ? nil : H5BatchError(.cannotCreate, "cannot write the output \(path): folder \(folder) is not writable")
-        }
-        // The nearest folder that exists must be a writable folder for the rest to be made.
-        var ancestor = folder
-        while !FileManager.default.fileExists(atPath: ancestor) {
-            let parent = (ancestor as NSString).deletingLastPathComponent
-            if parent.isEmpty { ancestor = "."; break }
-            if parent == ancestor { break }
-            ancestor = parent
-        }
-        var isDirectory: ObjCBool = false
-        let usable = FileManager.default.fileExists(atPath: ancestor, isDirectory: &isDirectory) && isDirectory.boolValue
-            && FileManager.default.isWritableFile(atPath: ancestor)
-        return usable ? nil : H5BatchError(.cannotCreate, "cannot create the output folder \(folder)")
-    }
-
-    /// Whether a process holds the lock file's `flock`, read from `/proc/locks` (which lists
-    /// every lock with its file's device and inode) rather than by trying to take it; the
-    /// holder as the lock file names it.
-    func lockState() -> (state: String, holder: String?) {
-        var info = stat()
-        guard stat(files.lock, &info) == 0 else { return ("none", nil) }
-        guard let locks = try? String(contentsOfFile: "/proc/locks", encoding: .utf8) else { return ("unknown", nil) }
-        let device = UInt64(info.st_dev)
-        let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~0xfff)
-        let minor = (device & 0xff) | ((device >> 12) & ~0xff)
-        let key = String(format: "%02llx:%02llx:%llu", major, minor, UInt64(info.st_ino))
-        // "1: FLOCK  ADVISORY  WRITE 4242 fe:00:16222904 0 EOF"; waiters read "1: -> FLOCK …".
-        let held = locks.split(separator: "\n").contains { line in
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            return fields.count >= 6 && fields[1] == "FLOCK" && fields[5] == key
-        }
-        guard held else { return ("free", nil) }
-        let text = (try? String(contentsOfFile: files.lock, encoding: .utf8)) ?? ""
-        if let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 { return ("held", "process \(pid)") }
-        return ("held", "another process")
     }
 }

@@ -18,6 +18,16 @@ public struct RunReport: Codable, Sendable, Equatable {
         public var waiting = 0.0
         /// All phases at 0.
         public init() {}
+
+        /// Adds `other`'s seconds to these, phase by phase.
+        mutating func add(_ other: Phases) {
+            read += other.read
+            decode += other.decode
+            compute += other.compute
+            encode += other.encode
+            write += other.write
+            waiting += other.waiting
+        }
     }
 
     /// Rows this run processed (a resumed run's rows after `resumedFromRow`).
@@ -90,3 +100,50 @@ public struct RunReport: Codable, Sendable, Equatable {
 }
 
 import Foundation
+
+// MARK: - Filled in by PipelineRunner
+
+extension RunReport {
+    /// The report of `plan`'s run, before any row: its mode, batch rows, workers and names.
+    init(_ plan: RunPlan, inputFile: String, outputPath: String) {
+        self.init()
+        let jobs = plan.jobs
+        mode = plan.mode
+        batchRows = plan.reportedBatchRows
+        workers = plan.workers
+        input = plan.coversSeveralDatasets ? "\(inputFile): \(jobs.count) datasets" : "\(jobs[0].inputFile):\(jobs[0].input.name)"
+        output = plan.coversSeveralDatasets ? "\(outputPath): \(jobs.count) datasets" : "\(outputPath):\(jobs[0].outputDataset)"
+        inputPath = Self.distinct(jobs.map(\.reader.pathDescription))
+    }
+
+    /// Counts what `dataset` reads, writes and computes; `rowsBefore`: the rows of the datasets
+    /// before it.
+    mutating func add(_ dataset: DatasetRun, rowsBefore: Int) {
+        outputPath = Self.distinct([outputPath, dataset.writer.pathDescription].filter { !$0.isEmpty })
+        rows += dataset.rowsWritten
+        if dataset.resumeRow > 0 { resumedFromRow = rowsBefore + dataset.resumeRow }
+        bytesIn += dataset.bytesIn
+        bytesOut += dataset.bytesOut
+        linearFlops += dataset.linearFlops
+    }
+
+    /// Adds where a dataset's time went.
+    mutating func add(_ result: StreamResult) {
+        phases.add(result.phases)
+        peakThreads = max(peakThreads, result.peakThreads)
+    }
+
+    /// The report with the run's wall time since `started` and the peak memory.
+    func ended(started: Double) -> RunReport {
+        var report = self
+        report.seconds = now() - started
+        report.peakResidentBytes = SystemInfo.peakResidentBytes
+        return report
+    }
+
+    /// The distinct values of `values` in their order, joined with ", ".
+    private static func distinct(_ values: [String]) -> String {
+        var seen = Set<String>()
+        return values.flatMap { $0.components(separatedBy: ", ") }.filter { seen.insert($0).inserted }.joined(separator: ", ")
+    }
+}

@@ -36,12 +36,11 @@ public enum SyntheticData {
         try OutputTarget.prepareFolder(for: path)
         let lock = try OutputLock.acquire(for: path)
         defer { lock.release() }
-        let target = path
-        let partial = RunFiles(output: target).partial
+        let partial = RunFiles(output: path).partial
         let lane = IOLane()
         do {
             let rows = try lane.sync { try write(partial, dataset, options) }
-            try OutputTarget.commit(partial: partial, to: target)
+            try OutputTarget.commit(partial: partial, to: path)
             return rows
         } catch {
             try? FileManager.default.removeItem(atPath: partial)

@@ -10,7 +10,7 @@ struct SourceDigester {
         let rows = reader.dataset.rowCount
         guard rows > 0 else { return 0 }
         let plan = BatchPlan(rows: rows, batchRows: batchRows)
-        let width = reader.dataset.featureCount, rowOffset = reader.dataset.rowOffset
+        let width = reader.dataset.rowWidth, rowOffset = reader.dataset.rowOffset
         let chunkRows = reader.layout?.chunkRows ?? 1
         let capacityRows = min(batchRows, rows.roundedUp(toMultipleOf: chunkRows))
         let storedBytes = Batch.storedInputBytes(batchRows: capacityRows, reader: reader)
@@ -24,15 +24,14 @@ struct SourceDigester {
         let stream = BatchStream(plan: plan, pool: WorkerPool(count: workers),
                                  states: (0..<workers).map { _ in WorkerState() }, batches: batches)
         let decoder = reader.decoder
-        var report = RunReport()
-        try translatingHDF5Errors(otherwise: .io) {
+        _ = try translatingHDF5Errors(otherwise: .io) {
             try stream.run(read: reader.read, work: { batch, state in
                 if let decoder {
                     batch.failure = decoder.decode(batch, with: state)
                     if batch.failure != nil { return }
                 }
                 batch.hashInput(width: width, rowOffset: rowOffset)
-            }, write: { batch in ledger.append(batch.inputDigest) }, report: &report)
+            }, write: { batch in ledger.append(batch.inputDigest) })
         }
         return ledger.total
     }

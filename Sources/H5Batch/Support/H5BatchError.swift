@@ -51,6 +51,14 @@ public struct H5BatchError: Error, CustomStringConvertible, Sendable, Equatable 
         }
     }
 
+    /// The kind that ends a process with exit status `code` (`exitCode` read backwards), or nil
+    /// when no kind does.
+    public static func kind(forExitCode code: Int32) -> Kind? {
+        if code > 128 { return .stopped(signal: code - 128) }
+        let kinds: [Kind] = [.usage, .data, .notFound, .cannotCreate, .io, .busy, .unavailable]
+        return kinds.first { H5BatchError($0, "").exitCode == code }
+    }
+
     /// Classifies an HDF5 failure; `otherwise` is the kind used when HDF5's stack does not say.
     public init(_ error: HDF5Error, otherwise: Kind) {
         switch error.reason {

@@ -238,8 +238,9 @@ struct CheckTests {
                         config.output.compression = compression
                         config.output.level = 1 + made % 9
                         config.output.shuffle = shuffle
+                        config.output.chunkRows = chunkRows
                         let job = try PreparedJob(config: config, rawChunkIO: true)
-                        let created = try job.createOutput(in: file, config: config.output, chunkRows: chunkRows)
+                        let created = try job.createOutput(in: file)
                         let leading = job.input.leadingShape
                         let planned = BatchWriter.layoutOfNewOutput(
                             shape: leading + [job.chain.outputWidth],

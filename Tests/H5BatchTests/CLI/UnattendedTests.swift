@@ -659,7 +659,7 @@ extension UnattendedTests {
         /// Adds `delta` to one value of a dataset, in place: the file keeps its name and inode.
         func nudge(_ file: String, _ dataset: String, row: Int, column: Int, by delta: Float) throws {
             let target = try HDF5File.open(file, writable: true).dataset(dataset)
-            var values = [Float](repeating: 0, count: target.featureCount)
+            var values = [Float](repeating: 0, count: target.rowWidth)
             try values.withUnsafeMutableBufferPointer { try target.read(rows: row..<(row + 1), into: $0) }
             values[column] += delta
             try values.withUnsafeBufferPointer { try target.write(rows: row..<(row + 1), from: $0) }

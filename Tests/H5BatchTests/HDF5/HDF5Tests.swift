@@ -6,17 +6,17 @@ import Testing
 struct HDF5Tests {
     @Test func rowSelectionCoversRangesInOrder() {
         // Rank 3 [4, 5, F]: rows 3..<17 = (0, 3..<5), (1..<3, all), (3, 0..<2).
-        let blocks = RowSelection.blocks(rows: 3..<17, leading: [4, 5], features: 2)
+        let blocks = RowSelection.blocks(rows: 3..<17, leading: [4, 5], rowWidth: 2)
         #expect(blocks == [Block(start: [0, 3, 0], count: [1, 2, 2]),
                            Block(start: [1, 0, 0], count: [2, 5, 2]),
                            Block(start: [3, 0, 0], count: [1, 2, 2])])
-        #expect(RowSelection.blocks(rows: 6..<8, leading: [4, 5], features: 2) == [Block(start: [1, 1, 0], count: [1, 2, 2])])
-        #expect(RowSelection.blocks(rows: 0..<1, leading: [], features: 9) == [Block(start: [0], count: [9])])
+        #expect(RowSelection.blocks(rows: 6..<8, leading: [4, 5], rowWidth: 2) == [Block(start: [1, 1, 0], count: [1, 2, 2])])
+        #expect(RowSelection.blocks(rows: 0..<1, leading: [], rowWidth: 9) == [Block(start: [0], count: [9])])
         // Every split of a rank-4 range selects exactly its rows.
         let leading = [3, 4, 5]
         for start in stride(from: 0, to: 60, by: 7) {
             for end in stride(from: start + 1, through: 60, by: 5) {
-                let covered = RowSelection.blocks(rows: start..<end, leading: leading, features: 1).reduce(0) {
+                let covered = RowSelection.blocks(rows: start..<end, leading: leading, rowWidth: 1).reduce(0) {
                     $0 + $1.count.reduce(1, *)
                 }
                 #expect(covered == end - start)

@@ -85,8 +85,7 @@ struct BatchStreamTests {
         let stream = Self.stream(rows: 100, batchRows: 7)  // 15 batches, the last of 2 rows
         let counter = WorkCounter()
         var written: [Written] = []
-        var report = RunReport()
-        let outcome = try stream.run(read: Self.read, work: { batch, _ in
+        let result = try stream.run(read: Self.read, work: { batch, _ in
             counter.begin()
             // Every third batch takes longest, the others a random few milliseconds: later
             // batches often finish first.
@@ -96,8 +95,8 @@ struct BatchStreamTests {
             counter.end()
         }, write: { batch in
             written.append(Self.record(batch))
-        }, report: &report)
-        #expect(outcome == .completed)
+        })
+        #expect(result.outcome == .completed)
         let plan = stream.plan
         #expect(written.map(\.index) == Array(0..<plan.count))
         #expect(written.last?.rows == 98..<100)
@@ -105,7 +104,7 @@ struct BatchStreamTests {
             #expect(batch == Self.expected(index, plan.batch(index)), "batch \(index)")
         }
         // Each worker's phase time is added once per batch.
-        #expect(report.phases.compute == 0.5 * Double(plan.count))
+        #expect(result.phases.compute == 0.5 * Double(plan.count))
         #expect(counter.snapshot.begun == plan.count)
     }
 
@@ -116,7 +115,6 @@ struct BatchStreamTests {
         let failure = H5BatchError(.data, "batch 3 holds bad rows")
         var written: [Written] = []
         var reads: [Int] = []
-        var report = RunReport()
         do {
             try stream.run(read: { batch in
                 reads.append(batch.index)
@@ -133,7 +131,7 @@ struct BatchStreamTests {
                 counter.end()
             }, write: { batch in
                 written.append(Self.record(batch))
-            }, report: &report)
+            })
             Issue.record("the stream did not throw")
         } catch let error as H5BatchError {
             #expect(error == failure)
@@ -156,7 +154,6 @@ struct BatchStreamTests {
         let failure = H5BatchError(.io, "cannot read rows 40..<50")
         var written: [Int] = []
         var reads: [Int] = []
-        var report = RunReport()
         do {
             try stream.run(read: { batch in
                 reads.append(batch.index)
@@ -169,7 +166,7 @@ struct BatchStreamTests {
                 counter.end()
             }, write: { batch in
                 written.append(batch.index)
-            }, report: &report)
+            })
             Issue.record("the stream did not throw")
         } catch let error as H5BatchError {
             #expect(error == failure)
@@ -188,7 +185,6 @@ struct BatchStreamTests {
         let counter = WorkCounter()
         let failure = H5BatchError(.io, "disk full")
         var attempted: [Int] = []
-        var report = RunReport()
         do {
             try stream.run(read: Self.read, work: { batch, _ in
                 counter.begin()
@@ -198,7 +194,7 @@ struct BatchStreamTests {
             }, write: { batch in
                 attempted.append(batch.index)
                 if batch.index == 2 { throw failure }
-            }, report: &report)
+            })
             Issue.record("the stream did not throw")
         } catch let error as H5BatchError {
             #expect(error == failure)
@@ -215,7 +211,6 @@ struct BatchStreamTests {
         var reads: [Int] = []
         var written: [Written] = []
         var told = 0
-        var report = RunReport()
         let outcome = try stream.run(read: { batch in
             reads.append(batch.index)
             Self.read(batch)
@@ -226,7 +221,7 @@ struct BatchStreamTests {
             Self.compute(batch)
         }, write: { batch in
             written.append(Self.record(batch))
-        }, control: StreamControl(shouldStop: { request.isRequested }, written: { told += 1 }), report: &report)
+        }, control: StreamControl(shouldStop: { request.isRequested }, written: { told += 1 })).outcome
         #expect(outcome == .stopped)
         #expect(reads == [0, 1, 2, 3, 4])
         #expect(written.map(\.index) == [0, 1, 2, 3, 4])
@@ -238,9 +233,8 @@ struct BatchStreamTests {
     func stopBeforeStart() throws {
         let stream = Self.stream(rows: 100, batchRows: 7)
         var reads = 0, writes = 0
-        var report = RunReport()
         let outcome = try stream.run(read: { _ in reads += 1 }, work: { _, _ in }, write: { _ in writes += 1 },
-                                     control: StreamControl(shouldStop: { true }), report: &report)
+                                     control: StreamControl(shouldStop: { true })).outcome
         #expect(outcome == .stopped)
         #expect(reads == 0 && writes == 0)
     }
@@ -250,12 +244,11 @@ struct BatchStreamTests {
         let stream = Self.stream(rows: 20, batchRows: 7, buffers: 3)  // 3 batches, all read up front
         let request = StopRequest()
         var written: [Int] = []
-        var report = RunReport()
         let outcome = try stream.run(read: { batch in
             Self.read(batch)
             if batch.index == 2 { request.request(signal: 0) }
         }, work: { batch, _ in Self.compute(batch) }, write: { batch in written.append(batch.index) },
-        control: StreamControl(shouldStop: { request.isRequested }), report: &report)
+        control: StreamControl(shouldStop: { request.isRequested })).outcome
         #expect(outcome == .completed)
         #expect(written == [0, 1, 2])
     }

@@ -58,14 +58,9 @@ struct FreshnessTests {
         func check(_ config: PipelineConfig? = nil) throws -> (freshness: Freshness, digests: Int) {
             let config = config ?? self.config()
             let job = try PreparedJob(config: config, rawChunkIO: true)
-            let chunkRows = min(config.output.chunkRows ?? job.batchRows, max(job.input.rowCount, 1))
-            let identity = try JobIdentity(config: config, batchRows: job.batchRows, chunkRows: chunkRows)
-            let recipe = Provenance.Recipe(version: H5BatchVersion.string, config: identity.pipeline,
-                                           source: "\(absolutePath(job.inputFile)):\(job.input.name)",
-                                           weightsFingerprint: job.chain.parameterFingerprint)
             var digests = 0
             let freshness = try Freshness.check(
-                output: output, dataset: "/y", expected: recipe, sourceState: try #require(identity.inputState),
+                output: output, dataset: "/y", expected: job.recipe, sourceState: try #require(job.identity.inputState),
                 sourceShape: job.input.shape, onEvent: events.sink,
                 digest: {
                     digests += 1
