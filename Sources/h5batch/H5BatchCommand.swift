@@ -55,7 +55,7 @@ func printError(_ line: String) {
 
 /// The pipeline file and its `--input` override, shared by `run` and `bench`.
 struct PipelineArguments: ParsableArguments {
-    @Argument(help: "Pipeline file (.yaml, .yml or .json).")
+    @Argument(help: "Pipeline file (.yaml, .yml or .json), or an ONNX model (.onnx) standing for a pipeline of its stages.")
     var pipeline: String
 
     @Option(help: ArgumentHelp("Input file, and optionally its dataset (default: the pipeline's).", valueName: "file[:dataset]"))

@@ -8,6 +8,11 @@ public enum PipelineFile {
     /// Reads and validates the pipeline file at `path`; relative paths inside it resolve
     /// against its folder.
     public static func load(_ path: String) throws -> PipelineConfig {
+        if Format(path: path) == .onnx {
+            var config = PipelineConfig(stages: try ONNXModel.stages(path: path))
+            config.name = defaultName(forFile: path)
+            return config
+        }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
             throw H5BatchError(.notFound, "pipeline file \(path) does not exist")
@@ -31,17 +36,20 @@ public enum PipelineFile {
 
     /// The pipeline file's syntax.
     public enum Format: Sendable {
-        /// YAML 1.1 (libyaml through Yams) or JSON.
-        case yaml, json
+        /// YAML 1.1 (libyaml through Yams) or JSON; or an ONNX model, which stands for a
+        /// pipeline of its stages (`ONNXModel`).
+        case yaml, json, onnx
 
-        /// The format a file name implies: `.json` is JSON, everything else YAML.
+        /// The format a file name implies: `.json` is JSON, `.onnx` a model, everything else YAML.
         public init(path: String) {
-            self = path.lowercased().hasSuffix(".json") ? .json : .yaml
+            let name = path.lowercased()
+            self = name.hasSuffix(".json") ? .json : name.hasSuffix(".onnx") ? .onnx : .yaml
         }
     }
 
     /// Parses pipeline text; `path` names it in errors, `baseFolder` anchors relative paths.
     public static func parse(_ text: String, format: Format, path: String, baseFolder: String) throws -> PipelineConfig {
+        precondition(format != .onnx, "PipelineFile.parse reads pipeline text; load an .onnx file with PipelineFile.load")
         let root = try ConfigDocument.parse(text, json: format == .json, path: path)
         let reader = PipelineFileReader(path: path, baseFolder: baseFolder)
         return try reader.pipeline(root)
@@ -157,7 +165,28 @@ struct PipelineFileReader {
         guard case .list(let items) = node.value else {
             throw fail(node, "stages", "expected a list of stages, got \(node.kindName)")
         }
-        return try items.enumerated().map { try stage($0.element, "stages[\($0.offset)]") }
+        return try items.enumerated().flatMap { index, item in
+            let key = "stages[\(index)]"
+            if let model = try modelFile(item, key) { return try modelStages(model, item, key) }
+            return [try stage(item, key)]
+        }
+    }
+
+    /// The file of an `onnx: { file: model.onnx }` entry, or nil for any other stage.
+    func modelFile(_ node: ConfigNode, _ key: String) throws -> String? {
+        guard case .map(let entries) = node.value, entries.count == 1, let entry = entries.first, entry.key == "onnx" else { return nil }
+        let p = try fields(entry.value, "\(key).onnx", allowed: ["file"])
+        guard let file = p["file"] else { throw fail(entry.value, "\(key).onnx.file", "missing (the .onnx model file)") }
+        return try resolvedPath(file, "\(key).onnx.file")
+    }
+
+    /// The stages an `onnx:` entry stands for: its model's, read now (`ONNXModel`).
+    func modelStages(_ model: String, _ node: ConfigNode, _ key: String) throws -> [StageConfig] {
+        do {
+            return try ONNXModel.stages(path: model)
+        } catch let error as H5BatchError {
+            throw H5BatchError(error.kind, "\(path):\(node.line): \(key).onnx: \(error.message)")
+        }
     }
 
     func stage(_ node: ConfigNode, _ key: String) throws -> StageConfig {

@@ -1,7 +1,7 @@
 import Foundation
 
-/// Named tensors a stage reads its parameters from: an HDF5 file today; safetensors files and
-/// ONNX initializers plug in here too.
+/// Named tensors a stage reads its parameters from: an HDF5 file, a safetensors state dict
+/// (`SafeTensorsFile`) or an ONNX model's initializers (`ONNXWeights`).
 public protocol WeightSource {
     /// The file's path, for messages.
     var path: String { get }
@@ -15,9 +15,14 @@ public protocol WeightSource {
 }
 
 /// Opens the weight source at `path`, its format chosen by the file's extension: the one place
-/// a new weights format (`.safetensors`) is added. Anything else is read as HDF5.
+/// a new weights format is added. `.safetensors` is a state dict, `.onnx` a model's tensors
+/// (the stages it became read them here); anything else is read as HDF5.
 func openWeightSource(_ path: String) throws -> any WeightSource {
     switch (path as NSString).pathExtension.lowercased() {
+    case "safetensors":
+        return try SafeTensorsFile(path: path)
+    case "onnx":
+        return try ONNXWeights(path: path)
     default:
         return try translatingHDF5Errors(otherwise: .data) { try HDF5File.open(path) }
     }
