@@ -35,6 +35,25 @@ enum CodecFilters {
         { apply(6, $0, $1, $2, $3, $4, $5) }, { apply(7, $0, $1, $2, $3, $4, $5) },
     ]
 
+    /// The bytes every chunk of the dataset this thread reads or writes through libhdf5 holds
+    /// once decoded (`decodingChunks(of:_:)`), as a pointer-sized integer; none when unknown.
+    private static let expectedChunkBytes: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create failed (out of keys)")
+        return key
+    }()
+
+    /// Runs `body`, which reads or writes a dataset through libhdf5 on this thread, with every
+    /// chunk it decodes required to hold exactly `bytes` bytes (nil: whatever the stream says).
+    /// libhdf5 copies a whole chunk's bytes out of what a filter returns, whatever its size: a
+    /// damaged chunk whose stream is well-formed but shorter would be read past its end.
+    static func decodingChunks<R>(of bytes: Int?, _ body: () throws -> R) rethrows -> R {
+        let previous = pthread_getspecific(expectedChunkBytes)
+        pthread_setspecific(expectedChunkBytes, UnsafeRawPointer(bitPattern: bytes ?? 0))
+        defer { pthread_setspecific(expectedChunkBytes, previous) }
+        return try body()
+    }
+
     /// The codec state libhdf5's calls share; they come from whichever thread calls libhdf5.
     nonisolated(unsafe) private static let codecs = CodecSet()
     private static let lock = NSLock()
@@ -56,7 +75,8 @@ enum CodecFilters {
         let output: UnsafeMutableRawPointer
         if flags & UInt32(H5Z_FLAG_REVERSE) != 0 {
             // HDF5 chunks hold less than 4 GiB.
-            guard let size = type.decodedSize(of: source, parameters: parameters), size < 1 << 32,
+            let expected = Int(bitPattern: pthread_getspecific(expectedChunkBytes))
+            guard let size = expected > 0 ? expected : type.decodedSize(of: source, parameters: parameters), size < 1 << 32,
                   let made = malloc(max(size, 1)) else { return 0 }
             guard codec.decode(source, into: UnsafeMutableRawBufferPointer(start: made, count: size), parameters: parameters) else {
                 free(made)
