@@ -108,6 +108,18 @@ final class Bitshuffle: ChunkCodec {
         return true
     }
 
+    /// One block's transposed bytes and the transpose's scratch, and Zstd's contexts for a block.
+    /// A file's block size is the one its chunks' headers give; the parameters' (or the
+    /// default) stands for it.
+    static func workspaceBytes(chunkBytes: Int, parameters: [UInt32], encoding: Bool) -> Int {
+        let size = max(elementSize(parameters), 1)
+        let configured = parameters.count > 3 && parameters[3] > 0 ? Int(parameters[3]) : defaultBlockElements(size)
+        let blockBytes = min(configured * size, chunkBytes)
+        let zstdContexts = compression(parameters) == zstd
+            ? Zstd.workspaceBytes(chunkBytes: blockBytes, parameters: parameters.count > 5 ? [parameters[5]] : [], encoding: encoding) : 0
+        return 2 * blockBytes + zstdContexts
+    }
+
     /// Element counts of the blocks `count` elements make: whole blocks, then the rest rounded
     /// down to a multiple of 8 (bshuf_blocked_wrap_fun).
     private static func blocks(count: Int, blockElements: Int) -> [Int] {

@@ -42,6 +42,15 @@ final class Zstd: ChunkCodec {
         return ZSTD_isError(size) == 0 && size == destination.count
     }
 
+    /// The decompression context, and for encoding the compression context libzstd sizes for a
+    /// chunk at its level: tens of MiB from level 9 on a MiB chunk, more at higher levels.
+    static func workspaceBytes(chunkBytes: Int, parameters: [UInt32], encoding: Bool) -> Int {
+        let decoding = ZSTD_estimateDCtxSize()
+        guard encoding else { return decoding }
+        let level = Int32(clamping: parameters.first ?? 3)
+        return decoding + ZSTD_estimateCCtxSize_usingCParams(ZSTD_getCParams(level, UInt64(chunkBytes), 0))
+    }
+
     func bound(_ count: Int, parameters: [UInt32]) -> Int { ZSTD_compressBound(count) }
 
     func encode(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer, parameters: [UInt32]) -> Int? {
