@@ -49,9 +49,14 @@ enum CodecFilters {
     /// damaged chunk whose stream is well-formed but shorter would be read past its end.
     static func decodingChunks<R>(of bytes: Int?, _ body: () throws -> R) rethrows -> R {
         let previous = pthread_getspecific(expectedChunkBytes)
-        pthread_setspecific(expectedChunkBytes, UnsafeRawPointer(bitPattern: bytes ?? 0))
-        defer { pthread_setspecific(expectedChunkBytes, previous) }
+        setExpectedChunkBytes(UnsafeRawPointer(bitPattern: bytes ?? 0))
+        defer { setExpectedChunkBytes(previous) }
         return try body()
+    }
+
+    private static func setExpectedChunkBytes(_ value: UnsafeRawPointer?) {
+        // Fails only for a key that does not exist, or with no memory for this thread's slots.
+        precondition(pthread_setspecific(expectedChunkBytes, value) == 0, "pthread_setspecific failed (out of memory)")
     }
 
     /// The codec state libhdf5's calls share; they come from whichever thread calls libhdf5.
