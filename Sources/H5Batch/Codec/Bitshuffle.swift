@@ -38,7 +38,7 @@ final class Bitshuffle: ChunkCodec {
     static func describe(_ parameters: [UInt32]) -> String {
         switch parameters.count > 4 ? Int(parameters[4]) : 0 {
         case lz4: return "bitshuffle(lz4)"
-        case zstd: return "bitshuffle(zstd \(parameters.count > 5 ? parameters[5] : 3))"
+        case zstd: return "bitshuffle(zstd \(Zstd.level(Array(parameters.dropFirst(5)))))"
         case 0: return "bitshuffle"
         case let other: return "bitshuffle(compression \(other))"
         }
