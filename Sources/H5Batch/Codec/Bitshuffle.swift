@@ -38,7 +38,7 @@ final class Bitshuffle: ChunkCodec {
     static func describe(_ parameters: [UInt32]) -> String {
         switch parameters.count > 4 ? Int(parameters[4]) : 0 {
         case lz4: return "bitshuffle(lz4)"
-        case zstd: return "bitshuffle(zstd \(parameters.count > 5 ? parameters[5] : 3))"
+        case zstd: return "bitshuffle(zstd \(Zstd.level(Array(parameters.dropFirst(5)))))"
         case 0: return "bitshuffle"
         case let other: return "bitshuffle(compression \(other))"
         }
@@ -106,6 +106,18 @@ final class Bitshuffle: ChunkCodec {
         guard source.count - read >= rest else { return false }
         (destination.baseAddress! + written).copyMemory(from: source.baseAddress! + read, byteCount: rest)
         return true
+    }
+
+    /// One block's transposed bytes and the transpose's scratch, and Zstd's contexts for a block.
+    /// A file's block size is the one its chunks' headers give; the parameters' (or the
+    /// default) stands for it.
+    static func workspaceBytes(chunkBytes: Int, parameters: [UInt32], encoding: Bool) -> Int {
+        let size = max(elementSize(parameters), 1)
+        let configured = parameters.count > 3 && parameters[3] > 0 ? Int(parameters[3]) : defaultBlockElements(size)
+        let blockBytes = min(configured * size, chunkBytes)
+        let zstdContexts = compression(parameters) == zstd
+            ? Zstd.workspaceBytes(chunkBytes: blockBytes, parameters: parameters.count > 5 ? [parameters[5]] : [], encoding: encoding) : 0
+        return 2 * blockBytes + zstdContexts
     }
 
     /// Element counts of the blocks `count` elements make: whole blocks, then the rest rounded

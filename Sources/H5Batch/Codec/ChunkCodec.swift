@@ -32,6 +32,10 @@ protocol ChunkCodec: AnyObject, SendableMetatype {
     /// Decodes `source` into exactly `destination.count` bytes; false when the stream is
     /// damaged or does not hold exactly that many.
     func decode(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer, parameters: [UInt32]) -> Bool
+    /// The memory one instance keeps (contexts, scratch) once it has decoded, or with
+    /// `encoding` encoded, chunks of `chunkBytes` bytes with `parameters`: a worker's share
+    /// of the memory estimate (`WorkerState.estimatedBytes`).
+    static func workspaceBytes(chunkBytes: Int, parameters: [UInt32], encoding: Bool) -> Int
     /// The most bytes `encode` can produce for `count` input bytes.
     func bound(_ count: Int, parameters: [UInt32]) -> Int
     /// Encodes `source` into `destination` (at least `bound` bytes); the size, or nil when the
@@ -42,6 +46,8 @@ protocol ChunkCodec: AnyObject, SendableMetatype {
 extension ChunkCodec {
     static var streamName: String { name }
     static func decodedSize(of source: UnsafeRawBufferPointer, parameters: [UInt32]) -> Int? { nil }
+    /// Codecs that keep no more than a few KiB.
+    static func workspaceBytes(chunkBytes: Int, parameters: [UInt32], encoding: Bool) -> Int { 0 }
 }
 
 /// What a codec's `level`, `shuffle` and `codec` settings mean.

@@ -28,7 +28,11 @@ final class Zstd: ChunkCodec {
         [UInt32(compression.effectiveLevel!)]
     }
 
-    static func describe(_ parameters: [UInt32]) -> String { "zstd(\(parameters.first.map(String.init) ?? "3"))" }
+    static func describe(_ parameters: [UInt32]) -> String { "zstd(\(level(parameters)))" }
+
+    /// The level the parameters record: a C `int`, as hdf5plugin reads it (negative levels are
+    /// zstd's fast ones); 3, hdf5plugin's default, when they record none.
+    static func level(_ parameters: [UInt32]) -> Int32 { parameters.first.map { Int32(bitPattern: $0) } ?? 3 }
 
     static func decodedSize(of source: UnsafeRawBufferPointer, parameters: [UInt32]) -> Int? {
         let size = ZSTD_getFrameContentSize(source.baseAddress, source.count)
@@ -42,11 +46,19 @@ final class Zstd: ChunkCodec {
         return ZSTD_isError(size) == 0 && size == destination.count
     }
 
+    /// The decompression context, and for encoding the compression context libzstd sizes for a
+    /// chunk at its level: tens of MiB from level 9 on a MiB chunk, more at higher levels.
+    static func workspaceBytes(chunkBytes: Int, parameters: [UInt32], encoding: Bool) -> Int {
+        let decoding = ZSTD_estimateDCtxSize()
+        guard encoding else { return decoding }
+        return decoding + ZSTD_estimateCCtxSize_usingCParams(ZSTD_getCParams(level(parameters), UInt64(chunkBytes), 0))
+    }
+
     func bound(_ count: Int, parameters: [UInt32]) -> Int { ZSTD_compressBound(count) }
 
     func encode(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer, parameters: [UInt32]) -> Int? {
-        let level = Int32(clamping: parameters.first ?? 3)
-        let size = ZSTD_compressCCtx(compressor, destination.baseAddress, destination.count, source.baseAddress, source.count, level)
+        let size = ZSTD_compressCCtx(compressor, destination.baseAddress, destination.count, source.baseAddress, source.count,
+                                     Self.level(parameters))
         precondition(ZSTD_isError(size) == 0, "libzstd: \(String(cString: ZSTD_getErrorName(size)))")
         return size
     }

@@ -17,12 +17,19 @@ enum CodecFilters {
         for (slot, codec) in registeredCodecs.enumerated() {
             var filter = H5Z_class2_t(version: Int32(H5Z_CLASS_T_VERS), id: H5Z_filter_t(codec.filterID),
                                       encoder_present: 1, decoder_present: 1,
-                                      // libhdf5 keeps the pointer: the copy lives as long as the process.
-                                      name: UnsafePointer(strdup("h5batch \(codec.name)")),
+                                      name: UnsafePointer(names[slot]),
                                       can_apply: nil, set_local: nil, filter: trampolines[slot])
             if H5Zregister(&filter) < 0 { _ = H5Eclear2(h5b_E_DEFAULT()) }
         }
     }()
+
+    /// The filters' names, as files record them. libhdf5 keeps the pointers (and frees its own
+    /// table at exit), so they live as long as the process, held here where LeakSanitizer sees them;
+    /// never written after they are made.
+    nonisolated(unsafe) private static let names: [UnsafeMutablePointer<CChar>] = registeredCodecs.map { codec in
+        guard let name = strdup("h5batch \(codec.name)") else { fatalError("strdup failed (out of memory)") }
+        return name
+    }
 
     /// Deflate is built into libhdf5.
     private static let registeredCodecs = Codecs.all.filter { $0.filterID != Deflate.filterID }
@@ -34,6 +41,30 @@ enum CodecFilters {
         { apply(4, $0, $1, $2, $3, $4, $5) }, { apply(5, $0, $1, $2, $3, $4, $5) },
         { apply(6, $0, $1, $2, $3, $4, $5) }, { apply(7, $0, $1, $2, $3, $4, $5) },
     ]
+
+    /// The bytes every chunk of the dataset this thread reads or writes through libhdf5 holds
+    /// once decoded (`decodingChunks(of:_:)`), as a pointer-sized integer; none when unknown.
+    private static let expectedChunkBytes: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create failed (out of keys)")
+        return key
+    }()
+
+    /// Runs `body`, which reads or writes a dataset through libhdf5 on this thread, with every
+    /// chunk it decodes required to hold exactly `bytes` bytes (nil: whatever the stream says).
+    /// libhdf5 copies a whole chunk's bytes out of what a filter returns, whatever its size: a
+    /// damaged chunk whose stream is well-formed but shorter would be read past its end.
+    static func decodingChunks<R>(of bytes: Int?, _ body: () throws -> R) rethrows -> R {
+        let previous = pthread_getspecific(expectedChunkBytes)
+        setExpectedChunkBytes(UnsafeRawPointer(bitPattern: bytes ?? 0))
+        defer { setExpectedChunkBytes(previous) }
+        return try body()
+    }
+
+    private static func setExpectedChunkBytes(_ value: UnsafeRawPointer?) {
+        // Fails only for a key that does not exist, or with no memory for this thread's slots.
+        precondition(pthread_setspecific(expectedChunkBytes, value) == 0, "pthread_setspecific failed (out of memory)")
+    }
 
     /// The codec state libhdf5's calls share; they come from whichever thread calls libhdf5.
     nonisolated(unsafe) private static let codecs = CodecSet()
@@ -56,7 +87,8 @@ enum CodecFilters {
         let output: UnsafeMutableRawPointer
         if flags & UInt32(H5Z_FLAG_REVERSE) != 0 {
             // HDF5 chunks hold less than 4 GiB.
-            guard let size = type.decodedSize(of: source, parameters: parameters), size < 1 << 32,
+            let expected = Int(bitPattern: pthread_getspecific(expectedChunkBytes))
+            guard let size = expected > 0 ? expected : type.decodedSize(of: source, parameters: parameters), size < 1 << 32,
                   let made = malloc(max(size, 1)) else { return 0 }
             guard codec.decode(source, into: UnsafeMutableRawBufferPointer(start: made, count: size), parameters: parameters) else {
                 free(made)

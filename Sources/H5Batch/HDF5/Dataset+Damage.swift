@@ -74,8 +74,9 @@ extension Dataset {
             try check(H5Sselect_hyperslab(selection.id, H5S_SELECT_SET, &first, nil, &size, nil), what)
             var scratch = [Float](repeating: 0, count: count.reduce(1, *))
             try scratch.withUnsafeMutableBufferPointer { buffer in
-                _ = try check(H5Dread(handle.id, h5b_T_NATIVE_FLOAT(), memory.id, selection.id, h5b_P_DEFAULT(),
-                                      buffer.baseAddress), what)
+                _ = try check(CodecFilters.decodingChunks(of: codecChunkBytes) {
+                    H5Dread(handle.id, h5b_T_NATIVE_FLOAT(), memory.id, selection.id, h5b_P_DEFAULT(), buffer.baseAddress)
+                }, what)
             }
             return nil
         } catch let error as HDF5Error {

@@ -48,7 +48,10 @@ extension Dataset {
         let what = "read indices \(indices.lowerBound + firstIndexOffset)..<\(indices.upperBound + firstIndexOffset) of \(name) in \(file.path)"
         let (memory, selection) = try selectFirstIndices(indices, what)
         let type = Handle(try checkID(H5Dget_type(handle.id), what), closer: H5Tclose)
-        if H5Dread(handle.id, type.id, memory.id, selection.id, h5b_P_DEFAULT(), buffer) < 0 {
+        let status = CodecFilters.decodingChunks(of: codecChunkBytes) {
+            H5Dread(handle.id, type.id, memory.id, selection.id, h5b_P_DEFAULT(), buffer)
+        }
+        if status < 0 {
             throw HDF5Error.fromStack(operation: what)
         }
     }
@@ -60,7 +63,9 @@ extension Dataset {
         let what = "write indices \(indices.lowerBound)..<\(indices.upperBound) of \(name) in \(file.path)"
         let (memory, selection) = try selectFirstIndices(indices, what)
         let type = Handle(try checkID(H5Dget_type(source.handle.id), what), closer: H5Tclose)
-        try check(H5Dwrite(handle.id, type.id, memory.id, selection.id, h5b_P_DEFAULT(), buffer), what)
+        try check(CodecFilters.decodingChunks(of: codecChunkBytes) {
+            H5Dwrite(handle.id, type.id, memory.id, selection.id, h5b_P_DEFAULT(), buffer)
+        }, what)
     }
 
     private func selectFirstIndices(_ indices: Range<Int>, _ what: String) throws -> (memory: Handle, file: Handle) {

@@ -200,6 +200,16 @@ public final class Dataset {
         if case .chunked(let chunks) = layout { return chunks }
         return nil
     }
+    /// The bytes a chunk holds before its filters, when libhdf5 decodes it with one of h5batch's
+    /// registered codecs and at most the shuffle (which keeps the size) besides: what that codec
+    /// must decode each chunk to (`CodecFilters.decodingChunks`). nil otherwise.
+    var codecChunkBytes: Int? {
+        guard let chunks = chunkShape else { return nil }
+        let codecs = filters.filter { $0.id != Deflate.filterID && Codecs.codec(filterID: $0.id) != nil }
+        guard codecs.count == 1, filters.count - codecs.count == filters.filter({ $0.id == Int(H5Z_FILTER_SHUFFLE) }).count else { return nil }
+        return chunks.reduce(elementType.size, *)
+    }
+
     /// `contiguous`, `compact`, `virtual` or `chunks AxB`, as `inspect` and `check` print it.
     public var storageDescription: String {
         switch layout {
@@ -220,7 +230,10 @@ public final class Dataset {
         precondition(buffer.count >= rows.count * rowWidth, "buffer too small for \(what)")
         guard !rows.isEmpty else { return }
         let (memory, selection) = try selectRows(rows, what)
-        if H5Dread(handle.id, h5b_T_NATIVE_FLOAT(), memory.id, selection.id, h5b_P_DEFAULT(), buffer.baseAddress) < 0 {
+        let status = CodecFilters.decodingChunks(of: codecChunkBytes) {
+            H5Dread(handle.id, h5b_T_NATIVE_FLOAT(), memory.id, selection.id, h5b_P_DEFAULT(), buffer.baseAddress)
+        }
+        if status < 0 {
             // Name the damaged chunk, not just the batch (see Dataset+Damage.swift).
             throw locatingDamage(HDF5Error.fromStack(operation: what),
                                  in: RowSelection.blocks(rows: rows, leading: leadingShape, rowWidth: rowWidth)
@@ -235,8 +248,9 @@ public final class Dataset {
         precondition(buffer.count >= rows.count * rowWidth, "buffer too small for \(what)")
         guard !rows.isEmpty else { return }
         let (memory, selection) = try selectRows(rows, what)
-        try check(H5Dwrite(handle.id, h5b_T_NATIVE_FLOAT(), memory.id, selection.id, h5b_P_DEFAULT(),
-                           buffer.baseAddress), what)
+        try check(CodecFilters.decodingChunks(of: codecChunkBytes) {
+            H5Dwrite(handle.id, h5b_T_NATIVE_FLOAT(), memory.id, selection.id, h5b_P_DEFAULT(), buffer.baseAddress)
+        }, what)
     }
 
     /// Writes `rows` from native float16 values (converted by the caller: see
@@ -248,7 +262,9 @@ public final class Dataset {
         guard !rows.isEmpty else { return }
         let half = try StorageType.makeNativeHalfType()
         let (memory, selection) = try selectRows(rows, what)
-        try check(H5Dwrite(handle.id, half.id, memory.id, selection.id, h5b_P_DEFAULT(), buffer.baseAddress), what)
+        try check(CodecFilters.decodingChunks(of: codecChunkBytes) {
+            H5Dwrite(handle.id, half.id, memory.id, selection.id, h5b_P_DEFAULT(), buffer.baseAddress)
+        }, what)
     }
 
     /// The whole dataset as Float32 (for weights and small data).
@@ -263,7 +279,9 @@ public final class Dataset {
             return values
         }
         let status = values.withUnsafeMutableBufferPointer { buffer in
-            H5Dread(handle.id, h5b_T_NATIVE_FLOAT(), h5b_S_ALL(), h5b_S_ALL(), h5b_P_DEFAULT(), buffer.baseAddress)
+            CodecFilters.decodingChunks(of: codecChunkBytes) {
+                H5Dread(handle.id, h5b_T_NATIVE_FLOAT(), h5b_S_ALL(), h5b_S_ALL(), h5b_P_DEFAULT(), buffer.baseAddress)
+            }
         }
         if status < 0 {
             throw locatingDamage(HDF5Error.fromStack(operation: what), in: [Block(start: shape.map { _ in 0 }, count: shape)])

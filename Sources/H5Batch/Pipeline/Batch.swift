@@ -81,8 +81,9 @@ final class WorkerState: @unchecked Sendable {
     let scratchB = ByteBuffer()
 
     /// What one worker's state grows to over batches of at most `rows` rows: the chain's two
-    /// alternating scratch tiles (every linear step but the last writes one), and the scratch
-    /// buffers the decoder and the encoder reserve (`scratchBytes`), each the larger of the two.
+    /// alternating scratch tiles (every linear step but the last writes one), the scratch
+    /// buffers the decoder and the encoder reserve (`scratchBytes`), each the larger of the two,
+    /// and the codecs' contexts (`ChunkCodec.workspaceBytes`).
     static func estimatedBytes(chain: StageChain, rows: Int, decoder: ChunkDecoder?, encoder: ChunkEncoder?) -> Int {
         let tile = min(chain.tileRows, rows)
         var scratchTiles = [0, 0]
@@ -93,6 +94,15 @@ final class WorkerState: @unchecked Sendable {
             scratchTiles[index] = max(scratchTiles[index], tile * linear.outFeatures * 4)
         }
         let decoding = decoder?.scratchBytes ?? (a: 0, b: 0), encoding = encoder?.scratchBytes ?? (a: 0, b: 0)
+        // The codecs' own state (`CodecSet`): one instance per filter, shared when the input
+        // and the output use the same codec.
+        var codecBytes: [Int: Int] = [:]
+        for (layout, encodes) in [(decoder?.layout, false), (encoder?.layout, true)] {
+            guard let layout, let compressor = layout.compressor else { continue }
+            let bytes = compressor.codec.workspaceBytes(chunkBytes: layout.chunkBytes, parameters: compressor.parameters, encoding: encodes)
+            codecBytes[compressor.filterID] = max(codecBytes[compressor.filterID] ?? 0, bytes)
+        }
         return scratchTiles[0] + scratchTiles[1] + max(decoding.a, encoding.a) + max(decoding.b, encoding.b)
+            + codecBytes.values.reduce(0, +)
     }
 }

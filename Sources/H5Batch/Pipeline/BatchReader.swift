@@ -132,7 +132,7 @@ struct ChunkDecoder: Sendable {
 
 extension ChunkDecoder {
     /// The worker scratch `decode` reserves, in bytes: `a` (`WorkerState.scratchA`) holds an
-    /// inflated chunk until it is unshuffled, `b` (`scratchB`) elements that need converting.
+    /// decompressed chunk until it is unshuffled, `b` (`scratchB`) elements that need converting.
     var scratchBytes: (a: Int, b: Int) {
         (layout.needsStagingBuffer ? layout.chunkBytes : 0, storesFloat32 ? 0 : layout.chunkBytes)
     }

@@ -207,7 +207,7 @@ struct ChunkEncoder: Sendable {
 
 extension ChunkEncoder {
     /// The worker scratch `encode` reserves, in bytes: `a` (`WorkerState.scratchA`) holds a
-    /// shuffled chunk until it is deflated, `b` (`scratchB`) a chunk converted from float32.
+    /// shuffled chunk until it is compressed, `b` (`scratchB`) a chunk converted from float32.
     var scratchBytes: (a: Int, b: Int) {
         guard let layout else { return (0, 0) }
         return (layout.needsStagingBuffer ? layout.chunkBytes : 0, type != .float32 ? layout.chunkBytes : 0)

@@ -230,7 +230,7 @@ private struct IOResources {
         states = (0..<workers).map { _ in WorkerState() }
         let placeholder = FloatBuffer(capacity: 0)
         batches = (0..<min(plan.count, workers + Self.extraBatches)).map { _ in Batch(input: placeholder, output: placeholder) }
-        // Reserved once for the larger pass: stored input chunks, or deflated output ones.
+        // Reserved once for the larger pass: stored input chunks, or encoded output ones.
         let bytes = Batch.storedBytes(batchRows: plan.batchRows, reader: reader, encoder: writer.encoder, codecs: states[0].codecs)
         for batch in batches { batch.bytes.reserve(bytes) }
     }

@@ -148,6 +148,14 @@ final class RunOutput {
             }
             resume = false
         }
+        if !options.statistics, let record, record.statistics != nil, jobs.contains(where: \.chain.foldsBatchNorm) {
+            // Its rows were computed unfolded: continuing folded would end in neither run's bits.
+            if FileManager.default.fileExists(atPath: partial.path) {
+                options.onEvent?(.notResuming(path: partial.path, reason: "its run counted statistics (--stats), which keeps each batch_norm apart from the linear stage before it; "
+                    + "this run folds them together, and its rows would differ from the saved ones in their last bits"))
+            }
+            resume = false
+        }
         let output = try partial.open(resume: resume, expecting: jobs[first].outputExpectation(identity: identity),
                                       onEvent: resume || !options.resume ? options.onEvent : nil)
         guard first > 0 else { return (output, 0) }

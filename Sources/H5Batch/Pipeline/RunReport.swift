@@ -6,11 +6,11 @@ public struct RunReport: Codable, Sendable, Equatable {
     public struct Phases: Codable, Sendable, Equatable {
         /// Reading stored chunks or hyperslabs (I/O lane).
         public var read = 0.0
-        /// Inflating, unshuffling and converting stored chunks (workers).
+        /// Decompressing, unshuffling and converting stored chunks (workers).
         public var decode = 0.0
         /// The stage chain (workers in mini-batch mode, wall time in full mode).
         public var compute = 0.0
-        /// Converting, shuffling and deflating output chunks (workers).
+        /// Converting, shuffling and compressing output chunks (workers).
         public var encode = 0.0
         /// Writing chunks or hyperslabs (I/O lane).
         public var write = 0.0

@@ -102,6 +102,10 @@ public struct StageChain: Sendable {
         foldedParameterBytes + stages.reduce(0) { $0 + $1.parameterBytes }
     }
 
+    /// True when a batch_norm is folded into a linear stage without statistics, so that a run's
+    /// values depend on whether it counts them (in their last bits).
+    var foldsBatchNorm: Bool { foldedParameterBytes > 0 }
+
     /// The steps a run takes: `steps` when statistics are counted, `fusedSteps` otherwise.
     func steps(countingStatistics: Bool) -> [Step] { countingStatistics ? steps : fusedSteps }
 

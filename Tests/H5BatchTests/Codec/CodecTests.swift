@@ -1,4 +1,5 @@
 import CKernels
+import CZstd
 import Foundation
 import Testing
 @testable import H5Batch
@@ -159,5 +160,24 @@ struct CodecTests {
         #expect(message("gzip:0") == "--compression gzip:0: 0 is out of range (from 1 to 9)")
         #expect(message("zfp") == "--compression must be one of gzip, lzf, zstd, lz4, bitshuffle, blosc, with :LEVEL where the codec has levels")
         #expect(message("zstd:x") == "--compression zstd:x: the level must be a number")
+    }
+}
+
+extension CodecTests {
+    @Test("Zstd's level is a signed int, as hdf5plugin records it: -5 is a fast level, not the slowest")
+    func zstdNegativeLevel() throws {
+        let codec = Zstd()
+        let input = Self.sample(1 << 16, seed: 11)
+        func encodedSize(_ level: Int32) -> Int {
+            var encoded = [UInt8](repeating: 0, count: codec.bound(input.count, parameters: []))
+            return input.withUnsafeBytes { source in
+                encoded.withUnsafeMutableBytes { codec.encode(source, into: $0, parameters: [UInt32(bitPattern: level)])! }
+            }
+        }
+        // What libzstd itself makes at level -5.
+        var direct = [UInt8](repeating: 0, count: ZSTD_compressBound(input.count))
+        let expected = ZSTD_compress(&direct, direct.count, input, input.count, -5)
+        #expect(ZSTD_isError(expected) == 0 && encodedSize(-5) == expected)
+        #expect(Zstd.describe([UInt32(bitPattern: -5)]) == "zstd(-5)")
     }
 }
