@@ -98,7 +98,8 @@ struct JobIdentity: Codable, Equatable {
         pipeline = config.resolvedJSON(batchRows: batchRows, chunkRows: chunkRows)
         var seen = Set<String>()
         sources = []
-        for file in [config.input?.file].compactMap({ $0 }) + config.stages.compactMap(\.file) {
+        // The input, then every file each stage reads (an ONNX model's external data too).
+        for file in try [config.input?.file].compactMap({ $0 }) + config.stages.compactMap(\.file).flatMap(filesRead(byWeightsAt:)) {
             let path = absolutePath(file)
             guard seen.insert(path).inserted else { continue }
             sources.append(SourceFile(path: path, state: try FileState(path: file)))
