@@ -70,3 +70,20 @@ extension HDF5File: WeightSource {
         }
     }
 }
+
+extension WeightFiles {
+    /// The tensor `name` in `file` as one value per feature, for `stage`'s `label` parameter
+    /// (layer_norm's weight, batch_norm's running_mean, …): exit 65 unless it is 1-D and not
+    /// empty and, given `sameLengthAs` (another such vector, by its label and length), as long.
+    func featureVector(_ name: String, _ label: String, in file: String, for stage: String,
+                       sameLengthAs other: (label: String, count: Int)? = nil) throws -> [Float] {
+        let (shape, values) = try tensor(name, in: file)
+        guard shape.count == 1, !values.isEmpty else {
+            throw H5BatchError(.data, "\(label) \(name) in \(file) has shape \(shapeText(shape)); \(stage) needs one value per feature")
+        }
+        if let other, other.count != values.count {
+            throw H5BatchError(.data, "\(label) \(name) in \(file) has \(values.count) values but \(other.label) has \(other.count)")
+        }
+        return values
+    }
+}
