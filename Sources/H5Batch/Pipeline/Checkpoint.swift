@@ -98,8 +98,7 @@ struct JobIdentity: Codable, Equatable {
         pipeline = config.resolvedJSON(batchRows: batchRows, chunkRows: chunkRows)
         var seen = Set<String>()
         sources = []
-        // The input, then every file each stage reads (an ONNX model's external data too).
-        for file in try [config.input?.file].compactMap({ $0 }) + config.stages.compactMap(\.file).flatMap(filesRead(byWeightsAt:)) {
+        for file in RunPlan.filesRead(by: config) {
             let path = absolutePath(file)
             guard seen.insert(path).inserted else { continue }
             sources.append(SourceFile(path: path, state: try FileState(path: file)))

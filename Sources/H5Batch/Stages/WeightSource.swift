@@ -29,11 +29,11 @@ func openWeightSource(_ path: String) throws -> any WeightSource {
 }
 
 /// Every file reading the weights at `path` reads: the file itself and, for an ONNX model, the
-/// external data files its tensors name. The one answer to "which files does a stage read",
-/// for the state a run records (`JobIdentity`).
-func filesRead(byWeightsAt path: String) throws -> [String] {
+/// external data files its tensors name (`RunPlan.filesRead(by:)`). A model that does not parse
+/// names none: loading it fails with the reason.
+func filesRead(byWeightsAt path: String) -> [String] {
     guard (path as NSString).pathExtension.lowercased() == "onnx" else { return [path] }
-    return [path] + (try ONNXModelFile(path: path).externalDataFiles)
+    return [path] + ((try? ONNXModelFile(path: path))?.externalDataFiles ?? [])
 }
 
 /// The weight sources one load opens, each once however many stages read it. Used on one

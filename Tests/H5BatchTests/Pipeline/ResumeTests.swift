@@ -364,6 +364,9 @@ struct ResumeTests {
         #expect(again.status == 0, "\(again.stderr)")
         let (a, b) = (try readDataset(output, "/y").values, try readDataset(fresh, "/y").values)
         #expect(a.count == 4_000_000 && a.map(\.bitPattern) == b.map(\.bitPattern))
+        // Being read, the external data may not be the output either.
+        let overwrite = try runBinary(["run", yaml, "--output", data, "--force"])
+        #expect(overwrite.status == 64 && overwrite.stderr.contains("the output file \(data) is \(data), which this run reads"), "\(overwrite.stderr)")
     }
 
     @Test("chunk grids map chunks to contiguous row ranges")
