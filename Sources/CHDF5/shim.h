@@ -43,6 +43,12 @@ static inline hid_t h5b_T_STD_U16LE(void) { return H5T_STD_U16LE; }
 static inline hid_t h5b_T_STD_U32LE(void) { return H5T_STD_U32LE; }
 static inline hid_t h5b_T_STD_U64LE(void) { return H5T_STD_U64LE; }
 
+// H5Epush2 is variadic, which Swift cannot call. A codec filter's own reason for a chunk it
+// could not decode, under the frame libhdf5 pushes ("filter returned failure during read").
+static inline herr_t h5b_push_filter_failure(const char *reason) {
+    return H5Epush2(H5E_DEFAULT, __FILE__, "h5batch codec filter", __LINE__, H5E_ERR_CLS, H5E_PLINE, H5E_CANTFILTER, "%s", reason);
+}
+
 // MARK: - error classes h5batch tells apart
 static inline hid_t h5b_E_ERR_CLS(void) { return H5E_ERR_CLS; }
 static inline hid_t h5b_E_IO(void) { return H5E_IO; }

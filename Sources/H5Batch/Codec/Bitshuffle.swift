@@ -23,7 +23,7 @@ final class Bitshuffle: ChunkCodec {
 
     /// One block's transposed bytes, and the transpose's own scratch.
     private let block = ByteBuffer()
-    private let scratch = ByteBuffer()
+    fileprivate let scratch = ByteBuffer()
     private let zstdCodec = LazyZstd()
 
     init() {}
@@ -53,7 +53,7 @@ final class Bitshuffle: ChunkCodec {
     private static func elementSize(_ parameters: [UInt32]) -> Int { parameters.count > 2 ? Int(parameters[2]) : 0 }
 
     /// bshuf_default_block_size: 8 KiB of elements, a multiple of 8, at least 128.
-    private static func defaultBlockElements(_ elementSize: Int) -> Int { max(8192 / elementSize / 8 * 8, 128) }
+    fileprivate static func defaultBlockElements(_ elementSize: Int) -> Int { max(8192 / elementSize / 8 * 8, 128) }
 
     func decode(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer, parameters: [UInt32]) -> Bool {
         let size = Self.elementSize(parameters)
@@ -122,7 +122,7 @@ final class Bitshuffle: ChunkCodec {
 
     /// Element counts of the blocks `count` elements make: whole blocks, then the rest rounded
     /// down to a multiple of 8 (bshuf_blocked_wrap_fun).
-    private static func blocks(count: Int, blockElements: Int) -> [Int] {
+    fileprivate static func blocks(count: Int, blockElements: Int) -> [Int] {
         let last = count % blockElements / 8 * 8
         return [Int](repeating: blockElements, count: count / blockElements) + (last > 0 ? [last] : [])
     }
@@ -141,9 +141,11 @@ final class Bitshuffle: ChunkCodec {
     func encode(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer, parameters: [UInt32]) -> Int? {
         let size = Self.elementSize(parameters)
         let compression = Self.compression(parameters)
-        precondition(size > 0 && source.count % size == 0 && (compression == Self.lz4 || compression == Self.zstd),
-                     "Bitshuffle: h5batch writes whole elements, with LZ4 or Zstd")
+        precondition(size == 0 || source.count % size == 0, "Bitshuffle: h5batch writes whole elements")
+        // A dataset another writer made may say anything; a chunk its parameters cannot make is left unfiltered.
+        guard size > 0, [0, Self.lz4, Self.zstd].contains(compression) else { return nil }
         let count = source.count / size
+        if compression == 0 { return transposeOnly(source, into: destination, elementSize: size, parameters: parameters) }
         let blockElements = Self.defaultBlockElements(size)
         destination.storeBigEndian(UInt64(source.count), at: 0)
         destination.storeBigEndian(UInt32(blockElements * size), at: 8)
@@ -170,6 +172,24 @@ final class Bitshuffle: ChunkCodec {
         let rest = source.count - read
         (destination.baseAddress! + written).copyMemory(from: source.baseAddress! + read, byteCount: rest)
         return written + rest
+    }
+}
+
+extension Bitshuffle {
+    /// Without compression (parameter 4 is 0): the transposed blocks alone, of the parameters'
+    /// block size (0: the default), then the elements after the last multiple of 8 as they are.
+    private func transposeOnly(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer,
+                               elementSize size: Int, parameters: [UInt32]) -> Int? {
+        let configured = parameters.count > 3 && parameters[3] > 0 ? Int(parameters[3]) : Self.defaultBlockElements(size)
+        guard configured % 8 == 0, destination.count >= source.count else { return nil }
+        scratch.reserve(min(configured, source.count / size) * size)
+        var done = 0
+        for elements in Self.blocks(count: source.count / size, blockElements: configured) {
+            ck_bitshuffle(source.baseAddress! + done, destination.baseAddress! + done, scratch.pointer, elements, size)
+            done += elements * size
+        }
+        (destination.baseAddress! + done).copyMemory(from: source.baseAddress! + done, byteCount: source.count - done)
+        return source.count
     }
 }
 

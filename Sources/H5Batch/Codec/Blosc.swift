@@ -47,11 +47,14 @@ final class Blosc: ChunkCodec {
     func bound(_ count: Int, parameters: [UInt32]) -> Int { count + Int(BLOSC_MAX_OVERHEAD) }
 
     func encode(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer, parameters: [UInt32]) -> Int? {
+        // The plugin's defaults for the parameters a writer left out (PyTables records fewer):
+        // element size 1, level 5, byte shuffle, blosclz.
         var name: UnsafePointer<CChar>?
-        guard parameters.count > 6, blosc_compcode_to_compname(Int32(parameters[6]), &name) >= 0, let name else {
-            preconditionFailure("Blosc: parameters without an inner codec libblosc has")
+        guard blosc_compcode_to_compname(Int32(clamping: parameters[safe: 6] ?? UInt32(BLOSC_BLOSCLZ)), &name) >= 0, let name else {
+            return nil
         }
-        let size = blosc_compress_ctx(Int32(parameters[4]), Int32(parameters[5]), Int(parameters[2]), source.count,
+        let size = blosc_compress_ctx(Int32(clamping: min(parameters[safe: 4] ?? 5, 9)), Int32(clamping: parameters[safe: 5] ?? UInt32(BLOSC_SHUFFLE)),
+                                      Int(parameters[safe: 2] ?? 1), source.count,
                                       source.baseAddress, destination.baseAddress, destination.count, name, 0, 1)
         precondition(size > 0, "libblosc: the destination is smaller than the bound")
         return Int(size)

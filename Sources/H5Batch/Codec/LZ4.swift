@@ -37,7 +37,8 @@ final class LZ4: ChunkCodec {
             let expected = min(blockBytes, destination.count - written)
             guard let stored = source.bigEndian(UInt32.self, at: read).map(Int.init) else { return false }
             read += 4
-            guard stored <= source.count - read else { return false }
+            // liblz4 counts in Int32: a stored size over 2 GiB is damage, not a block it could read.
+            guard stored <= source.count - read, stored <= Int(Int32.max) else { return false }
             let target = destination.baseAddress! + written
             if stored == expected {
                 target.copyMemory(from: source.baseAddress! + read, byteCount: expected)
@@ -84,6 +85,7 @@ final class LZ4: ChunkCodec {
 
     private static func blockBytes(_ count: Int, _ parameters: [UInt32]) -> Int {
         let configured = parameters.first.flatMap { $0 > 0 ? Int($0) : nil } ?? defaultBlockBytes
-        return min(configured, count)
+        // liblz4 compresses at most LZ4_MAX_INPUT_SIZE (about 2 GiB) at once.
+        return min(configured, count, Int(LZ4_MAX_INPUT_SIZE))
     }
 }

@@ -287,6 +287,11 @@ struct PipelineFileReader {
 
     func number(_ node: ConfigNode, _ key: String) throws -> Double {
         guard case .scalar(let text, quoted: false) = node.value, let value = Double(text), value.isFinite else {
+            // 1e400 is a number, written as one: only too large for a float64.
+            if case .scalar(let text, quoted: false) = node.value, let value = Double(text), value.isInfinite,
+               !text.lowercased().contains("inf") {
+                throw fail(node, key, "\(text) is out of float range")
+            }
             throw fail(node, key, "expected a finite number, got \(node.kindName)")
         }
         return value

@@ -10,18 +10,31 @@ import Foundation
 /// registered before. Every codec here reads and writes the plugins' own format, so a file
 /// is the same whichever of the two handled it.
 enum CodecFilters {
-    /// Registers the codecs once, before the first HDF5 call (`enterHDF5`). A codec whose
-    /// registration fails stays unregistered: `H5Zfilter_avail` then reports its filter
-    /// missing, and a run stops with the unavailable-filter error (exit 69).
-    static let registered: Void = {
+    /// Registers the codecs once, before the first HDF5 call (`enterHDF5`).
+    static var registered: Void { _ = registrationFailures }
+
+    /// Why a codec is not registered, by filter identifier: empty unless `H5Zregister` failed.
+    /// Such a codec stays unregistered: `H5Zfilter_avail` then reports its filter missing (unless
+    /// a plugin provides it), and a run stops with the unavailable-filter error (exit 69) that
+    /// gives this reason rather than blaming a missing plugin.
+    static let registrationFailures: [Int: String] = {
+        var failures: [Int: String] = [:]
         for (slot, codec) in registeredCodecs.enumerated() {
-            var filter = H5Z_class2_t(version: Int32(H5Z_CLASS_T_VERS), id: H5Z_filter_t(codec.filterID),
-                                      encoder_present: 1, decoder_present: 1,
-                                      name: UnsafePointer(names[slot]),
-                                      can_apply: nil, set_local: nil, filter: trampolines[slot])
-            if H5Zregister(&filter) < 0 { _ = H5Eclear2(h5b_E_DEFAULT()) }
+            if let failure = register(filterID: codec.filterID, name: names[slot], filter: trampolines[slot]) {
+                failures[codec.filterID] = "h5batch could not register its \(codec.name) codec with libhdf5 (\(failure))"
+            }
         }
+        return failures
     }()
+
+    /// Registers `filter` as filter `filterID` with libhdf5; what went wrong when it did not.
+    static func register(filterID: Int, name: UnsafePointer<CChar>, filter: H5Z_func_t) -> String? {
+        var filterClass = H5Z_class2_t(version: Int32(H5Z_CLASS_T_VERS), id: H5Z_filter_t(filterID),
+                                       encoder_present: 1, decoder_present: 1, name: name,
+                                       can_apply: nil, set_local: nil, filter: filter)
+        guard H5Zregister(&filterClass) < 0 else { return nil }
+        return HDF5Error.fromStack(operation: "register filter \(filterID) (H5Zregister)").description
+    }
 
     /// The filters' names, as files record them. libhdf5 keeps the pointers (and frees its own
     /// table at exit), so they live as long as the process, held here where LeakSanitizer sees them;
@@ -31,7 +44,8 @@ enum CodecFilters {
         return name
     }
 
-    /// Deflate is built into libhdf5.
+    /// Every codec but deflate: libhdf5 refuses to replace a filter below 256 ("unable to modify
+    /// predefined filters"), so gzip chunks on its path go through its own deflate filter (zlib).
     private static let registeredCodecs = Codecs.all.filter { $0.filterID != Deflate.filterID }
 
     /// libhdf5 calls a filter without saying which it is: one C function per codec, by slot.
@@ -86,12 +100,11 @@ enum CodecFilters {
         let outputSize: Int
         let output: UnsafeMutableRawPointer
         if flags & UInt32(H5Z_FLAG_REVERSE) != 0 {
-            // HDF5 chunks hold less than 4 GiB.
             let expected = Int(bitPattern: pthread_getspecific(expectedChunkBytes))
-            guard let size = expected > 0 ? expected : type.decodedSize(of: source, parameters: parameters), size < 1 << 32,
-                  let made = malloc(max(size, 1)) else { return 0 }
-            guard codec.decode(source, into: UnsafeMutableRawBufferPointer(start: made, count: size), parameters: parameters) else {
-                free(made)
+            guard let (made, size) = decode(source, with: codec, type, parameters: parameters,
+                                            expectedBytes: expected > 0 ? expected : nil) else {
+                let wanted = expected > 0 ? " to \(expected) bytes" : ""
+                _ = h5b_push_filter_failure("its \(type.streamName) stream does not decode\(wanted)")
                 return 0
             }
             output = made
@@ -111,5 +124,19 @@ enum CodecFilters {
         buffer.pointee = output
         if flags & UInt32(H5Z_FLAG_REVERSE) != 0 { bufferSize.pointee = outputSize }
         return outputSize
+    }
+
+    /// Decodes a chunk into a new `malloc`ed buffer: exactly `expectedBytes` when known, else
+    /// the size the stream's header or the parameters give. nil when it does not decode.
+    /// HDF5 chunks hold less than 4 GiB.
+    private static func decode(_ source: UnsafeRawBufferPointer, with codec: any ChunkCodec, _ type: any ChunkCodec.Type,
+                               parameters: [UInt32], expectedBytes: Int?) -> (UnsafeMutableRawPointer, Int)? {
+        guard let size = expectedBytes ?? type.decodedSize(of: source, parameters: parameters), size < 1 << 32,
+              let made = malloc(max(size, 1)) else { return nil }
+        guard codec.decode(source, into: UnsafeMutableRawBufferPointer(start: made, count: size), parameters: parameters) else {
+            free(made)
+            return nil
+        }
+        return (made, size)
     }
 }

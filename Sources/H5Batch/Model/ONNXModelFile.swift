@@ -40,6 +40,20 @@ struct ONNXModelFile {
 
     /// The folder external data are read from: the model's own.
     var folder: String { (path as NSString).deletingLastPathComponent }
+
+    /// The files the model's tensors (initializers and `Constant` values) keep their data in
+    /// (`model.onnx.data`, say), each once, in the order the tensors name them: the files a
+    /// stage reads besides the model. Locations `externalBytes` would refuse are left out.
+    var externalDataFiles: [String] {
+        let tensors = graph.initializer + graph.node.flatMap { $0.attribute.map(\.t) }
+        var seen = Set<String>()
+        return tensors.filter { $0.dataLocation == .external }.compactMap { tensor in
+            guard let location = tensor.externalData.first(where: { $0.key == "location" })?.value, !location.isEmpty,
+                  !location.hasPrefix("/"), !location.split(separator: "/").contains("..") else { return nil }
+            let file = (folder as NSString).appendingPathComponent(location)
+            return seen.insert(file).inserted ? file : nil
+        }
+    }
 }
 
 // MARK: - Tensors

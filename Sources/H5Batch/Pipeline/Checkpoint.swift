@@ -98,7 +98,7 @@ struct JobIdentity: Codable, Equatable {
         pipeline = config.resolvedJSON(batchRows: batchRows, chunkRows: chunkRows)
         var seen = Set<String>()
         sources = []
-        for file in [config.input?.file].compactMap({ $0 }) + config.stages.compactMap(\.file) {
+        for file in RunPlan.filesRead(by: config) {
             let path = absolutePath(file)
             guard seen.insert(path).inserted else { continue }
             sources.append(SourceFile(path: path, state: try FileState(path: file)))

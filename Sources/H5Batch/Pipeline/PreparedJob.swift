@@ -51,6 +51,9 @@ struct PreparedJob {
         }
         chunkCacheBytes = cacheBytes
         if let missing = whole.filters.first(where: { !$0.isAvailable }) {
+            if let failure = CodecFilters.registrationFailures[missing.id] {
+                throw H5BatchError(.unavailable, "cannot read dataset \(name) in \(inputFile): it is stored with \(missing), and \(failure)")
+            }
             throw H5BatchError(.unavailable, "cannot read dataset \(name) in \(inputFile): it is stored with \(missing), "
                 + "a filter h5batch cannot decode and this machine's libhdf5 cannot apply (its plugin is not installed, or not on HDF5_PLUGIN_PATH); "
                 + "h5batch decodes \(Codecs.nameList) itself (with or without shuffle), and reads fletcher32, szip, nbit, "

@@ -62,9 +62,11 @@ struct RunPlan {
         return file
     }
 
-    /// The files the run reads, which its output must not be: the input and every weights file.
+    /// The files the run reads, which its output must not be and whose state a checkpoint
+    /// records (`JobIdentity`): the input, then every file each stage reads (an ONNX model's
+    /// external data too).
     static func filesRead(by config: PipelineConfig) -> [String] {
-        [config.input?.file].compactMap { $0 } + config.stages.compactMap(\.file)
+        [config.input?.file].compactMap { $0 } + config.stages.compactMap(\.file).flatMap(filesRead(byWeightsAt:))
     }
 
     // MARK: - Decisions

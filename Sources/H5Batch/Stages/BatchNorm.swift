@@ -168,22 +168,15 @@ extension BatchNorm {
         var weightFile: String? { file }
 
         func makeStage(_ weights: WeightFiles) throws -> any Stage {
-            var features: (count: Int, name: String)?
-            func vector(_ name: String?, _ label: String) throws -> [Float]? {
-                guard let name else { return nil }
-                let (shape, values) = try weights.tensor(name, in: file)
-                guard shape.count == 1, !values.isEmpty else {
-                    throw H5BatchError(.data, "\(label) \(name) in \(file) has shape \(shapeText(shape)); batch_norm needs one value per feature")
-                }
-                if let features, features.count != values.count {
-                    throw H5BatchError(.data, "\(label) \(name) in \(file) has \(values.count) values but \(features.name) has \(features.count)")
-                }
-                features = (values.count, "running_mean \(runningMean)")
-                return values
+            let mean = try weights.featureVector(runningMean, "running_mean", in: file, for: "batch_norm")
+            // Every other vector has one value per feature, as the running mean.
+            let features = (label: "running_mean \(runningMean)", count: mean.count)
+            func vector(_ name: String, _ label: String) throws -> [Float] {
+                try weights.featureVector(name, label, in: file, for: "batch_norm", sameLengthAs: features)
             }
-            let mean = try vector(runningMean, "running_mean")!, variance = try vector(runningVar, "running_var")!
-            return BatchNorm(runningMean: mean, runningVar: variance, weight: try vector(weight, "weight"),
-                             bias: try vector(bias, "bias"), eps: eps, source: "running_mean \(runningMean) in \(file)")
+            let variance = try vector(runningVar, "running_var")
+            return BatchNorm(runningMean: mean, runningVar: variance, weight: try weight.map { try vector($0, "weight") },
+                             bias: try bias.map { try vector($0, "bias") }, eps: eps, source: "running_mean \(runningMean) in \(file)")
         }
     }
 }

@@ -134,17 +134,9 @@ extension LayerNorm {
 
         func makeStage(_ weights: WeightFiles) throws -> any Stage {
             guard let file else { return LayerNorm(eps: eps) }
-            func vector(_ name: String?, _ label: String) throws -> [Float]? {
-                guard let name else { return nil }
-                let (shape, values) = try weights.tensor(name, in: file)
-                guard shape.count == 1, !values.isEmpty else {
-                    throw H5BatchError(.data, "\(label) \(name) in \(file) has shape \(shapeText(shape)); layer_norm needs one value per feature")
-                }
-                return values
-            }
-            let weightValues = try vector(weight, "weight"), biasValues = try vector(bias, "bias")
-            if let weightValues, let biasValues, weightValues.count != biasValues.count {
-                throw H5BatchError(.data, "bias \(bias!) in \(file) has \(biasValues.count) values but weight \(weight!) has \(weightValues.count)")
+            let weightValues = try weight.map { try weights.featureVector($0, "weight", in: file, for: "layer_norm") }
+            let biasValues = try bias.map {
+                try weights.featureVector($0, "bias", in: file, for: "layer_norm", sameLengthAs: weightValues.map { ("weight \(weight!)", $0.count) })
             }
             let source = [weight.map { "weight \($0)" }, bias.map { "bias \($0)" }].compactMap { $0 }.joined(separator: " and ")
             return LayerNorm(weight: weightValues, bias: biasValues, eps: eps, source: "\(source) in \(file)")

@@ -28,6 +28,14 @@ func openWeightSource(_ path: String) throws -> any WeightSource {
     }
 }
 
+/// Every file reading the weights at `path` reads: the file itself and, for an ONNX model, the
+/// external data files its tensors name (`RunPlan.filesRead(by:)`). A model that does not parse
+/// names none: loading it fails with the reason.
+func filesRead(byWeightsAt path: String) -> [String] {
+    guard (path as NSString).pathExtension.lowercased() == "onnx" else { return [path] }
+    return [path] + ((try? ONNXModelFile(path: path))?.externalDataFiles ?? [])
+}
+
 /// The weight sources one load opens, each once however many stages read it. Used on one
 /// thread (the I/O lane).
 final class WeightFiles {
@@ -60,5 +68,22 @@ extension HDF5File: WeightSource {
             }
             return (data.shape, try data.readAll())
         }
+    }
+}
+
+extension WeightFiles {
+    /// The tensor `name` in `file` as one value per feature, for `stage`'s `label` parameter
+    /// (layer_norm's weight, batch_norm's running_mean, …): exit 65 unless it is 1-D and not
+    /// empty and, given `sameLengthAs` (another such vector, by its label and length), as long.
+    func featureVector(_ name: String, _ label: String, in file: String, for stage: String,
+                       sameLengthAs other: (label: String, count: Int)? = nil) throws -> [Float] {
+        let (shape, values) = try tensor(name, in: file)
+        guard shape.count == 1, !values.isEmpty else {
+            throw H5BatchError(.data, "\(label) \(name) in \(file) has shape \(shapeText(shape)); \(stage) needs one value per feature")
+        }
+        if let other, other.count != values.count {
+            throw H5BatchError(.data, "\(label) \(name) in \(file) has \(values.count) values but \(other.label) has \(other.count)")
+        }
+        return values
     }
 }

@@ -181,3 +181,57 @@ extension CodecTests {
         #expect(Zstd.describe([UInt32(bitPattern: -5)]) == "zstd(-5)")
     }
 }
+
+/// Parameters from files other writers made: decoded when they describe a decodable chunk,
+/// refused (never a crash) when they do not.
+@Suite("Codecs: other writers' parameters")
+struct ForeignParameterTests {
+    static let bitshuffleNone = Repo.data + "/bitshuffle_none.h5"
+
+    @Test("Bitshuffle without compression (hdf5plugin's cname='none') reads, through libhdf5 and the workers, and writes the same bytes")
+    func bitshuffleWithoutCompression() throws {
+        let file = try HDF5File.open(Self.bitshuffleNone)
+        let dataset = try file.dataset("x"), expected = try file.dataset("expected").readAll()
+        #expect(try dataset.readAll() == expected)
+        let parameters = dataset.filters[0].parameters
+        #expect(parameters.count > 4 && parameters[4] == 0, "\(parameters)")
+        let codec = Bitshuffle()
+        var stored = [UInt8](repeating: 0, count: 280), decoded = [UInt8](repeating: 0, count: 280)
+        _ = try stored.withUnsafeMutableBytes { try dataset.readStoredChunk(at: [10, 0], into: $0.baseAddress!) }
+        #expect(stored.withUnsafeBytes { source in decoded.withUnsafeMutableBytes { codec.decode(source, into: $0, parameters: parameters) } })
+        let values = Array(expected[70..<140])
+        #expect(decoded == values.withUnsafeBytes { Array($0) })
+        // Encoding gives back the bytes hdf5plugin stored.
+        var encoded = [UInt8](repeating: 0, count: codec.bound(280, parameters: parameters))
+        let size = values.withUnsafeBytes { source in encoded.withUnsafeMutableBytes { codec.encode(source, into: $0, parameters: parameters) } }
+        #expect(size == 280 && Array(encoded.prefix(280)) == stored)
+        // A compression h5batch does not know: left unfiltered, not a crash.
+        #expect(values.withUnsafeBytes { source in encoded.withUnsafeMutableBytes { codec.encode(source, into: $0, parameters: [0, 4, 4, 0, 7]) } } == nil)
+    }
+
+    @Test("Blosc with fewer than 7 parameters (as PyTables can write) encodes with the plugin's defaults", arguments: [0, 3, 4, 5, 6])
+    func bloscShortParameters(count: Int) throws {
+        let codec = Blosc(), source = CodecTests.sample(4000, seed: 3)
+        let parameters = Array([UInt32(2), 2, 4, 4000, 5, 1, 0].prefix(count))
+        var encoded = [UInt8](repeating: 0, count: codec.bound(source.count, parameters: parameters))
+        let size = try #require(source.withUnsafeBytes { from in encoded.withUnsafeMutableBytes { codec.encode(from, into: $0, parameters: parameters) } })
+        var decoded = [UInt8](repeating: 0, count: source.count)
+        #expect(encoded.prefix(size).withUnsafeBytes { from in decoded.withUnsafeMutableBytes { codec.decode(from, into: $0, parameters: parameters) } })
+        #expect(decoded == source)
+    }
+
+    @Test("an LZ4 block whose stored size is over 2 GiB is damage, not a trap")
+    func lz4HugeStoredBlock() throws {
+        // 2 GiB + 1 MiB of address space, of which only the header's page is ever touched.
+        let length = (1 << 31) + (1 << 20)
+        let memory = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        guard let memory, memory != MAP_FAILED else { Issue.record("mmap failed"); return }
+        defer { munmap(memory, length) }
+        let source = UnsafeMutableRawBufferPointer(start: memory, count: length)
+        source.storeBigEndian(UInt64(1 << 20), at: 0)
+        source.storeBigEndian(UInt32(1 << 20), at: 8)
+        source.storeBigEndian(UInt32(1 << 31) + 5, at: 12)
+        var destination = [UInt8](repeating: 0, count: 1 << 20)
+        #expect(!destination.withUnsafeMutableBytes { LZ4().decode(UnsafeRawBufferPointer(source), into: $0, parameters: [0]) })
+    }
+}

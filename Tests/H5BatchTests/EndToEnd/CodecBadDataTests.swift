@@ -42,7 +42,7 @@ extension BadDataTests {
                                       + "its \(stream) stream does not decode to 700 bytes")
                 try expectFailure(work, input: input, dataset: "/split/\(variant)", run: "{ mode: \(mode), batch_rows: 25 }",
                                   message: "cannot read the stored chunk holding rows 50..<60, columns 0..<4 of /split/\(variant) in \(input): "
-                                      + "it is corrupt (filter returned failure during read)")
+                                      + "it is corrupt (its \(stream) stream does not decode to 400 bytes)")
             }
         }
     }

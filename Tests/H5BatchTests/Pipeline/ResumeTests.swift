@@ -325,6 +325,50 @@ struct ResumeTests {
         #expect(folder.contents == ["in.h5", "out.h5", "p.yaml"], "left behind: \(folder.contents)")
     }
 
+    @Test("an ONNX model's external data file is part of what a partial was written by: changed, --resume starts over")
+    func changedExternalData() throws {
+        let folder = TemporaryFolder()
+        // The model's weights live in mlp-external.bin, beside it.
+        for name in ["mlp-external.onnx", "mlp-external.bin"] {
+            try FileManager.default.copyItem(atPath: "\(Repo.data)/onnx/\(name)", toPath: folder.file(name))
+        }
+        let input = folder.file("in.h5"), output = folder.file("out.h5"), partial = output + ".partial"
+        let made = try runBinary(["generate", input, "--dataset", "/x", "--shape", "1000000x6", "--chunk-rows", "4096", "--seed", "5"])
+        #expect(made.status == 0, "\(made.stderr)")
+        let yaml = folder.write("p.yaml", """
+            input: { file: \(input), dataset: /x }
+            output: { file: \(output), dataset: /y }
+            run: { batch_rows: 4096 }
+            stages:
+              - onnx: { file: \(folder.file("mlp-external.onnx")) }
+            """)
+        let run = try BackgroundRun(["run", yaml])
+        #expect(run.waitForFile(partial, minimumBytes: 500_000))
+        run.signal(SIGTERM)
+        #expect(run.finish().status == 143)
+
+        // Only the external data changes: the first weight, 0.weight[0][0], becomes 0.5.
+        let data = folder.file("mlp-external.bin")
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: data))
+        try handle.seek(toOffset: 4320)
+        try handle.write(contentsOf: withUnsafeBytes(of: Float(0.5).bitPattern.littleEndian) { Data($0) })
+        try handle.close()
+
+        let resumed = try runBinary(["run", yaml, "--resume"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stderr.contains("not resuming \(partial): \(absolutePath(data)) has changed since; starting from the first row"),
+                "\(resumed.stderr)")
+        // The output is the changed model's, every row of it.
+        let fresh = folder.file("fresh.h5")
+        let again = try runBinary(["run", yaml, "--output", fresh])
+        #expect(again.status == 0, "\(again.stderr)")
+        let (a, b) = (try readDataset(output, "/y").values, try readDataset(fresh, "/y").values)
+        #expect(a.count == 4_000_000 && a.map(\.bitPattern) == b.map(\.bitPattern))
+        // Being read, the external data may not be the output either.
+        let overwrite = try runBinary(["run", yaml, "--output", data, "--force"])
+        #expect(overwrite.status == 64 && overwrite.stderr.contains("the output file \(data) is \(data), which this run reads"), "\(overwrite.stderr)")
+    }
+
     @Test("chunk grids map chunks to contiguous row ranges")
     func chunkGrid() throws {
         let flat = try #require(ChunkGrid(shape: [10, 4], chunks: [3, 4]))

@@ -109,6 +109,9 @@ struct NormalizationTests {
         #expect(message("{layer_norm: {file: w.h5}}") == "p.yaml:1: stages[0].layer_norm.weight: missing (file needs a weight or bias dataset)")
         #expect(message("{layer_norm: {weight: w}}") == "p.yaml:1: stages[0].layer_norm.file: missing (weight and bias need the file that holds them)")
         #expect(message("{layer_norm: {eps: -1}}") == "p.yaml:1: stages[0].layer_norm.eps: must not be negative")
+        #expect(message("{layer_norm: {eps: 1e400}}") == "p.yaml:1: stages[0].layer_norm.eps: 1e400 is out of float range")
+        #expect(message("{batch_norm: {file: w.h5, running_mean: m, running_var: v, eps: -1e999}}")
+                == "p.yaml:1: stages[0].batch_norm.eps: -1e999 is out of float range")
         #expect(message("{layer_norm: {epsilon: 1}}") == "p.yaml:1: stages[0].layer_norm: unknown key 'epsilon' (known: file, weight, bias, eps)")
         #expect(message("{batch_norm: {file: w.h5, running_mean: m}}") == "p.yaml:1: stages[0].batch_norm.running_var: missing (the running variance dataset)")
     }
