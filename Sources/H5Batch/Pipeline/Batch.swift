@@ -81,7 +81,8 @@ final class WorkerState: @unchecked Sendable {
     let scratchB = ByteBuffer()
 
     /// What one worker's state grows to over batches of at most `rows` rows: the chain's two
-    /// alternating scratch tiles (every linear step but the last writes one), and the scratch
+    /// alternating scratch tiles (every linear step but the last writes one), the largest
+    /// scratchpad a linear stage's product needs at that tile height, and the scratch
     /// buffers the decoder and the encoder reserve (`scratchBytes`), each the larger of the two.
     static func estimatedBytes(chain: StageChain, rows: Int, decoder: ChunkDecoder?, encoder: ChunkEncoder?) -> Int {
         let tile = min(chain.tileRows, rows)
@@ -92,7 +93,8 @@ final class WorkerState: @unchecked Sendable {
             let index = (offset + 1) % 2
             scratchTiles[index] = max(scratchTiles[index], tile * linear.outFeatures * 4)
         }
+        let scratchpad = linearSteps.map { $0.scratchpadBytes(rows: tile) }.max() ?? 0
         let decoding = decoder?.scratchBytes ?? (a: 0, b: 0), encoding = encoder?.scratchBytes ?? (a: 0, b: 0)
-        return scratchTiles[0] + scratchTiles[1] + max(decoding.a, encoding.a) + max(decoding.b, encoding.b)
+        return scratchTiles[0] + scratchTiles[1] + scratchpad + max(decoding.a, encoding.a) + max(decoding.b, encoding.b)
     }
 }

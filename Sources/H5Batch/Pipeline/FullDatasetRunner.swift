@@ -143,9 +143,9 @@ struct FullDatasetRunner {
                 let completed = parallelBatches(rows, stop: control.shouldStop, progress: stepProgress) { batch in
                     let count = batch.count
                     let output = next.slice(batch.lowerBound * linear.outFeatures, count * linear.outFeatures)
-                    linear.multiply(UnsafeBufferPointer(source.slice(batch.lowerBound * linear.inFeatures, count * linear.inFeatures)),
-                                    rows: count, into: output)
-                    linear.addBias(output, rows: count)
+                    var workspace = Workspace()
+                    linear.apply(UnsafeBufferPointer(source.slice(batch.lowerBound * linear.inFeatures, count * linear.inFeatures)),
+                                 rows: count, into: output, workspace: &workspace)
                     let collector = collectors.isEmpty ? nil : collectors[batch.lowerBound / batchRows]
                     collector?.statistics.add(stage: firstStage, UnsafePointer(output.baseAddress!), rows: count)
                     for (offset, stage) in epilogue.enumerated() {

@@ -69,7 +69,7 @@ public struct StageChain: Sendable {
                 linear = folded
                 epilogue.removeFirst()
             }
-            if epilogue.count < writtenEpilogue.count { foldedBytes += 4 * (linear.weight.count + linear.outFeatures) }
+            if epilogue.count < writtenEpilogue.count { foldedBytes += linear.parameterBytes }
             return .linear(linear, epilogue: epilogue)
         }
         foldedParameterBytes = foldedBytes
@@ -163,8 +163,7 @@ public struct StageChain: Sendable {
                 let destination = linearsDone == linearStepCount
                     ? output
                     : workspace.scratch(linearsDone % 2, count: rows * linear.outFeatures)
-                linear.multiply(UnsafeBufferPointer(current), rows: rows, into: destination)
-                linear.addBias(destination, rows: rows)
+                linear.apply(UnsafeBufferPointer(current), rows: rows, into: destination, workspace: &workspace)
                 count(first, destination)
                 for (offset, stage) in epilogue.enumerated() {
                     stage.apply(destination, width: linear.outFeatures)
@@ -177,9 +176,20 @@ public struct StageChain: Sendable {
     }
 }
 
-/// Scratch space one worker owns for a chain's intermediate tiles.
+/// Scratch space one worker owns for a chain's intermediate tiles and its products' scratchpad.
 struct Workspace {
     private var buffers: [FloatBuffer?] = [nil, nil]
+    private var scratchpadBuffer: FloatBuffer?
+
+    /// At least `bytes` bytes aligned to 64, or nil for none.
+    mutating func scratchpad(bytes: Int) -> UnsafeMutableRawPointer? {
+        guard bytes > 0 else { return nil }
+        let floats = bytes.units(of: 4)
+        if let buffer = scratchpadBuffer, buffer.capacity >= floats { return UnsafeMutableRawPointer(buffer.prefix(floats).baseAddress!) }
+        let buffer = FloatBuffer(capacity: floats)
+        scratchpadBuffer = buffer
+        return UnsafeMutableRawPointer(buffer.prefix(floats).baseAddress!)
+    }
 
     mutating func scratch(_ index: Int, count: Int) -> UnsafeMutableBufferPointer<Float> {
         if let buffer = buffers[index], buffer.capacity >= count { return buffer.prefix(count) }
