@@ -5,8 +5,8 @@ import Synchronization
 ///
 /// Reading and writing stream chunk-aligned batches through the workers (decode and encode run
 /// on every core), straight into and out of the one tensor. A linear stage is one pass over
-/// the whole tensor: the workers take its batches in turn, each a product on that worker's thread alone
-/// with the bias and the following element-wise stages applied while the rows are in cache.
+/// the whole tensor: the workers take its batches in turn, each a product (bias included) on that
+/// worker's thread alone with the following element-wise stages applied while the rows are in cache.
 /// Other element-wise stages are split into row blocks over the workers. Each tensor is
 /// released as soon as the next exists, so peak memory is the largest pair of adjacent tensors.
 struct FullDatasetRunner {
