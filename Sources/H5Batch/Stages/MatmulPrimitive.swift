@@ -1,5 +1,5 @@
 import CDNNL
-import Synchronization
+import Foundation
 
 /// One linear stage's products on oneDNN's matmul primitive: `y = x·W + b` with the weights
 /// reordered once into the blocked layout the primitive's kernels read, and the bias added by
@@ -16,14 +16,17 @@ import Synchronization
 /// the same packed weights, and each row's result does not depend on the tile's height
 /// (`GEMMTests` checks it), so the output does not depend on where batches end. Every product
 /// runs on the calling thread (`GEMM.singleThreaded`), with the scratch space its caller owns.
-final class MatmulPrimitive: Sendable {
+final class MatmulPrimitive: @unchecked Sendable {
     /// The tile height whose primitive chooses the weights' layout: the chain's usual tile
     /// (`StageChain.tileRows` for rows of up to 1024 values).
     static let referenceRows = 256
 
     private let inFeatures: Int
     private let outFeatures: Int
-    private let state: Mutex<State>
+    private let hasBias: Bool
+    /// Guards `state` (an NSLock, as elsewhere in h5batch, which ThreadSanitizer understands).
+    private let lock = NSLock()
+    private var state: State
 
     private struct State {
         var weight: [Float]
@@ -36,19 +39,18 @@ final class MatmulPrimitive: Sendable {
     init(weight: [Float], bias: [Float]?, inFeatures: Int, outFeatures: Int, layout: Linear.Layout) {
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
-        state = Mutex(State(weight: weight, layout: layout, bias: bias))
+        hasBias = bias != nil
+        state = State(weight: weight, layout: layout, bias: bias)
     }
 
     /// Bytes of the packed weights (a copy of the weights in the kernels' layout, padded to
     /// their blocks): what the first product allocates, once per stage.
     var packedWeightBytes: Int {
         guard inFeatures > 0, outFeatures > 0 else { return 0 }
-        return state.withLock { state in
-            let descriptor = Self.primitiveDescriptor(rows: Self.referenceRows, inFeatures: inFeatures, outFeatures: outFeatures,
-                                                      weights: nil, hasBias: state.bias != nil)
-            defer { dnnl_primitive_desc_destroy(descriptor) }
-            return dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(descriptor, dnnl_query_weights_md, 0))
-        }
+        let descriptor = Self.primitiveDescriptor(rows: Self.referenceRows, inFeatures: inFeatures, outFeatures: outFeatures,
+                                                  weights: nil, hasBias: hasBias)
+        defer { dnnl_primitive_desc_destroy(descriptor) }
+        return dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(descriptor, dnnl_query_weights_md, 0))
     }
 
     /// Scratch bytes one product of `rows` rows needs (`multiply`'s `scratchpad`).
@@ -94,9 +96,9 @@ final class MatmulPrimitive: Sendable {
 
     /// The primitive for `rows`-row tiles, made on first use.
     private func compiled(rows: Int) -> Compiled {
-        state.withLock { state in
+        lock.withLock {
             if let primitive = state.primitives[rows] { return primitive }
-            if state.packed == nil { state.packed = pack(&state) }
+            if state.packed == nil { state.packed = pack() }
             let packed = state.packed!
             let descriptor = Self.primitiveDescriptor(rows: rows, inFeatures: inFeatures, outFeatures: outFeatures,
                                                       weights: packed.descriptor, hasBias: packed.bias != nil)
@@ -108,9 +110,9 @@ final class MatmulPrimitive: Sendable {
 
     /// Reorders the weights into the layout the reference height's primitive picks, and keeps
     /// the bias; the plain copies are not needed after this.
-    private func pack(_ state: inout State) -> PackedWeights {
+    private func pack() -> PackedWeights {
         let descriptor = Self.primitiveDescriptor(rows: Self.referenceRows, inFeatures: inFeatures, outFeatures: outFeatures,
-                                                  weights: nil, hasBias: state.bias != nil)
+                                                  weights: nil, hasBias: hasBias)
         defer { dnnl_primitive_desc_destroy(descriptor) }
         var plain = Self.weightsDescriptor(inFeatures: inFeatures, outFeatures: outFeatures,
                                            tag: state.layout == .torch ? dnnl_ba : dnnl_ab)
