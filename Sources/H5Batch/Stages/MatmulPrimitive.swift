@@ -9,7 +9,8 @@ import Foundation
 /// 210 for `dnnl_sgemm` on the same products, which repacks the weights on every call and
 /// leaves the bias to a second pass (docs/PERFORMANCE.md). Where oneDNN has no brgemm kernels
 /// (below AVX-512, or capped with `DNNL_MAX_CPU_ISA`) it picks its sgemm-based matmul, so the
-/// kernels are still chosen by CPU features.
+/// kernels are still chosen by CPU features; the weights then stay in their stored layout
+/// (`packedLayout`).
 ///
 /// A primitive is compiled for one tile height; the heights a run uses (the chain's tile, and
 /// the shorter last tile of a batch) each get theirs, made once and kept. All of them read
@@ -24,13 +25,13 @@ final class MatmulPrimitive: @unchecked Sendable {
     private let inFeatures: Int
     private let outFeatures: Int
     private let hasBias: Bool
+    private let layout: Linear.Layout
     /// Guards `state` (an NSLock, as elsewhere in h5batch, which ThreadSanitizer understands).
     private let lock = NSLock()
     private var state: State
 
     private struct State {
         var weight: [Float]
-        var layout: Linear.Layout
         var bias: [Float]?
         var packed: PackedWeights?
         var primitives: [Int: Compiled] = [:]
@@ -40,18 +41,34 @@ final class MatmulPrimitive: @unchecked Sendable {
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
         hasBias = bias != nil
-        state = State(weight: weight, layout: layout, bias: bias)
+        self.layout = layout
+        state = State(weight: weight, bias: bias)
     }
 
     /// Bytes of the packed weights (a copy of the weights in the kernels' layout, padded to
     /// their blocks): what the first product allocates, once per stage.
     var packedWeightBytes: Int {
         guard inFeatures > 0, outFeatures > 0 else { return 0 }
+        var chosen = packedLayout()
+        return dnnl_memory_desc_get_size(&chosen)
+    }
+
+    /// The weights' layout in the packed copy: the blocked layout the kernels ask for (brgemm,
+    /// on AVX-512), else the layout they are stored in. oneDNN's sgemm-based matmul (AVX2 and
+    /// below) asks for a plain layout too, but not always the stored one: on an AVX2 cap it
+    /// chose the untransposed `[in, out]` for PyTorch's `[out, in]`, 86 GFLOP/s against 112
+    /// for the stored layout (one Zen 5 core, the MLP's shapes).
+    private func packedLayout() -> dnnl_memory_desc_t {
         let descriptor = Self.primitiveDescriptor(rows: Self.referenceRows, inFeatures: inFeatures, outFeatures: outFeatures,
                                                   weights: nil, hasBias: hasBias)
         defer { dnnl_primitive_desc_destroy(descriptor) }
-        return dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(descriptor, dnnl_query_weights_md, 0))
+        let preferred = dnnl_primitive_desc_query_md(descriptor, dnnl_query_weights_md, 0).pointee
+        if preferred.format_kind == dnnl_blocked && preferred.format_desc.blocking.inner_nblks > 0 { return preferred }
+        return Self.weightsDescriptor(inFeatures: inFeatures, outFeatures: outFeatures, tag: storedTag)
     }
+
+    /// The stored layout as a oneDNN tag for the `in × out` matrix.
+    private var storedTag: dnnl_format_tag_t { layout == .torch ? dnnl_ba : dnnl_ab }
 
     /// Scratch bytes one product of `rows` rows needs (`multiply`'s `scratchpad`).
     func scratchpadBytes(rows: Int) -> Int {
@@ -108,16 +125,11 @@ final class MatmulPrimitive: @unchecked Sendable {
         }
     }
 
-    /// Reorders the weights into the layout the reference height's primitive picks, and keeps
-    /// the bias; the plain copies are not needed after this.
+    /// Copies the weights into `packedLayout()` (reordering them when it is blocked), and keeps
+    /// the bias; the copies given at init are not needed after this.
     private func pack() -> PackedWeights {
-        let descriptor = Self.primitiveDescriptor(rows: Self.referenceRows, inFeatures: inFeatures, outFeatures: outFeatures,
-                                                  weights: nil, hasBias: hasBias)
-        defer { dnnl_primitive_desc_destroy(descriptor) }
-        var plain = Self.weightsDescriptor(inFeatures: inFeatures, outFeatures: outFeatures,
-                                           tag: state.layout == .torch ? dnnl_ba : dnnl_ab)
-        let packed = PackedWeights(descriptor: dnnl_primitive_desc_query_md(descriptor, dnnl_query_weights_md, 0).pointee,
-                                   bias: state.bias, outFeatures: outFeatures)
+        var plain = Self.weightsDescriptor(inFeatures: inFeatures, outFeatures: outFeatures, tag: storedTag)
+        let packed = PackedWeights(descriptor: packedLayout(), bias: state.bias, outFeatures: outFeatures)
         state.weight.withUnsafeMutableBufferPointer { weight in
             var reorder: dnnl_primitive_desc_t?, primitive: dnnl_primitive_t?, source: dnnl_memory_t?, stream: dnnl_stream_t?
             var target = packed.descriptor
