@@ -79,7 +79,6 @@ void ck_layer_norm(float *x, size_t rows, size_t width, double eps, const float 
 void ck_scale_shift(size_t rows, size_t width, const float *scale, const float *shift, float *y) {
     ckernels_active()->scale_shift(rows, width, scale, shift, y);
 }
-void ck_bias_add(size_t rows, size_t width, const float *bias, float *y) { ckernels_active()->bias_add(rows, width, bias, y); }
 int ck_decode(int kind, size_t size, int big_endian, const void *src, size_t n, float *out) {
     return ckernels_active()->decode(kind, size, big_endian, src, n, out);
 }

@@ -1,4 +1,4 @@
-// CKernels: h5batch's hot loops (activations, layer_norm, batch_norm, bias add, element conversion, byte shuffle,
+// CKernels: h5batch's hot loops (activations, layer_norm, batch_norm, element conversion, byte shuffle,
 // statistics counting), compiled for several x86-64 ISA levels and chosen at run time.
 // See kernels.inc for the design.
 #ifndef CKERNELS_H
@@ -58,8 +58,6 @@ typedef struct ck_kernels {
     void (*layer_norm)(float *x, size_t rows, size_t width, double eps, const float *weight, const float *bias);
     /// y[row·width + j] = y[row·width + j] · scale[j] + shift[j] (batch_norm in eval mode).
     void (*scale_shift)(size_t rows, size_t width, const float *scale, const float *shift, float *y);
-    /// y[row·width + j] += bias[j].
-    void (*bias_add)(size_t rows, size_t width, const float *bias, float *y);
 
     /// Decodes `n` elements of `kind` (CK_KIND_*) and `size` bytes, big-endian when
     /// `big_endian`, into float32. `out` is `src` itself or does not overlap it. Returns 0 for a
@@ -110,7 +108,6 @@ void ck_hardtanh(float *x, size_t n, float min_val, float max_val);
 void ck_softmax(float *x, size_t rows, size_t width);
 void ck_layer_norm(float *x, size_t rows, size_t width, double eps, const float *weight, const float *bias);
 void ck_scale_shift(size_t rows, size_t width, const float *scale, const float *shift, float *y);
-void ck_bias_add(size_t rows, size_t width, const float *bias, float *y);
 int ck_decode(int kind, size_t size, int big_endian, const void *src, size_t n, float *out);
 int ck_encode(size_t size, const float *src, size_t n, void *out);
 void ck_shuffle(const void *src, void *dst, size_t count, size_t size);

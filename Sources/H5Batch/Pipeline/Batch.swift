@@ -81,9 +81,10 @@ final class WorkerState: @unchecked Sendable {
     let scratchB = ByteBuffer()
 
     /// What one worker's state grows to over batches of at most `rows` rows: the chain's two
-    /// alternating scratch tiles (every linear step but the last writes one), the scratch
-    /// buffers the decoder and the encoder reserve (`scratchBytes`), each the larger of the two,
-    /// and the codecs' contexts (`ChunkCodec.workspaceBytes`).
+    /// alternating scratch tiles (every linear step but the last writes one), the largest
+    /// scratchpad a linear stage's product needs at that tile height, the scratch buffers the
+    /// decoder and the encoder reserve (`scratchBytes`), each the larger of the two, and the
+    /// codecs' contexts (`ChunkCodec.workspaceBytes`).
     static func estimatedBytes(chain: StageChain, rows: Int, decoder: ChunkDecoder?, encoder: ChunkEncoder?) -> Int {
         let tile = min(chain.tileRows, rows)
         var scratchTiles = [0, 0]
@@ -93,6 +94,7 @@ final class WorkerState: @unchecked Sendable {
             let index = (offset + 1) % 2
             scratchTiles[index] = max(scratchTiles[index], tile * linear.outFeatures * 4)
         }
+        let scratchpad = linearSteps.map { $0.scratchpadBytes(rows: tile) }.max() ?? 0
         let decoding = decoder?.scratchBytes ?? (a: 0, b: 0), encoding = encoder?.scratchBytes ?? (a: 0, b: 0)
         // The codecs' own state (`CodecSet`): one instance per filter, shared when the input
         // and the output use the same codec.
@@ -102,7 +104,7 @@ final class WorkerState: @unchecked Sendable {
             let bytes = compressor.codec.workspaceBytes(chunkBytes: layout.chunkBytes, parameters: compressor.parameters, encoding: encodes)
             codecBytes[compressor.filterID] = max(codecBytes[compressor.filterID] ?? 0, bytes)
         }
-        return scratchTiles[0] + scratchTiles[1] + max(decoding.a, encoding.a) + max(decoding.b, encoding.b)
+        return scratchTiles[0] + scratchTiles[1] + scratchpad + max(decoding.a, encoding.a) + max(decoding.b, encoding.b)
             + codecBytes.values.reduce(0, +)
     }
 }

@@ -5,8 +5,8 @@ import Synchronization
 ///
 /// Reading and writing stream chunk-aligned batches through the workers (decode and encode run
 /// on every core), straight into and out of the one tensor. A linear stage is one pass over
-/// the whole tensor: the workers take its batches in turn, each a product on that worker's thread alone
-/// with the bias and the following element-wise stages applied while the rows are in cache.
+/// the whole tensor: the workers take its batches in turn, each a product (bias included) on that
+/// worker's thread alone with the following element-wise stages applied while the rows are in cache.
 /// Other element-wise stages are split into row blocks over the workers. Each tensor is
 /// released as soon as the next exists, so peak memory is the largest pair of adjacent tensors.
 struct FullDatasetRunner {
@@ -143,9 +143,9 @@ struct FullDatasetRunner {
                 let completed = parallelBatches(rows, stop: control.shouldStop, progress: stepProgress) { batch in
                     let count = batch.count
                     let output = next.slice(batch.lowerBound * linear.outFeatures, count * linear.outFeatures)
-                    linear.multiply(UnsafeBufferPointer(source.slice(batch.lowerBound * linear.inFeatures, count * linear.inFeatures)),
-                                    rows: count, into: output)
-                    linear.addBias(output, rows: count)
+                    var workspace = Workspace()
+                    linear.apply(UnsafeBufferPointer(source.slice(batch.lowerBound * linear.inFeatures, count * linear.inFeatures)),
+                                 rows: count, into: output, workspace: &workspace)
                     let collector = collectors.isEmpty ? nil : collectors[batch.lowerBound / batchRows]
                     collector?.statistics.add(stage: firstStage, UnsafePointer(output.baseAddress!), rows: count)
                     for (offset, stage) in epilogue.enumerated() {

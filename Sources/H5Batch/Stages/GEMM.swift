@@ -2,7 +2,8 @@ import CDNNL
 import CKernels
 import Foundation
 
-/// The matrix product every linear stage runs on: oneDNN's `dnnl_sgemm`.
+/// The matrix products every linear stage runs on: oneDNN, through its matmul primitive
+/// (`MatmulPrimitive`).
 ///
 /// oneDNN chooses its kernels from the CPU's features (CPUID: AVX-512, AVX2, …) when it
 /// starts, so a CPU model no table knows still gets the widest kernels its vectors allow.
@@ -15,24 +16,10 @@ import Foundation
 /// oversubscribe the cores. It also keeps each row's result independent of how many threads
 /// there are, which resume and shards rely on.
 public enum GEMM {
-    /// `C = A·op(B)` for row-major float32 matrices: `A` is `m × k`, `op(B)` is `k × n` (`B`
-    /// stored `n × k` when `transposeB`, as `nn.Linear.weight` is), `C` is `m × n`.
-    static func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, transposeB: Bool,
-                         c: UnsafeMutablePointer<Float>) {
-        guard m > 0, n > 0 else { return }
-        precondition(k > 0, "GEMM: k must be positive (oneDNN refuses a leading dimension of 0)")
-        singleThreaded()
-        let status = dnnl_sgemm(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: transposeB ? "T" : "N")),
-                                dnnl_dim_t(m), dnnl_dim_t(n), dnnl_dim_t(k), 1, a, dnnl_dim_t(k),
-                                b, dnnl_dim_t(transposeB ? k : n), 0, c, dnnl_dim_t(n))
-        // Only invalid arguments fail, and the sizes above are valid by construction.
-        precondition(status == dnnl_success, "dnnl_sgemm failed with status \(status.rawValue) for \(m)×\(k)·\(k)×\(n)")
-    }
-
     /// oneDNN's OpenMP thread count is a per-thread setting, and a pool's queues may run on any
     /// thread, so it is set before every call (a store to a thread-local).
     @inline(__always)
-    private static func singleThreaded() {
+    static func singleThreaded() {
         setOpenMPThreads?(1)
     }
 
@@ -40,6 +27,13 @@ public enum GEMM {
     private static let setOpenMPThreads: SetThreads? = h5b_loaded_symbol("omp_set_num_threads").map {
         unsafeBitCast($0, to: SetThreads.self)
     }
+
+    /// The CPU engine every primitive runs on (engines are safe to share between threads).
+    nonisolated(unsafe) static let engine: dnnl_engine_t = {
+        var engine: dnnl_engine_t?
+        MatmulPrimitive.check(dnnl_engine_create(&engine, dnnl_cpu, 0), "creating the CPU engine")
+        return engine!
+    }()
 
     /// What runs the products: library, version and the instruction set of its kernels.
     public static var kernels: GEMMKernels { GEMMKernels.current }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// `nn.Linear`: `y = x·Wᵀ + b`, on oneDNN's sgemm (`GEMM`).
+/// `nn.Linear`: `y = x·Wᵀ + b`, on oneDNN's matmul primitive (`MatmulPrimitive`).
 public struct Linear: Stage {
     /// How the weight matrix is stored.
     public enum Layout: String, Sendable, CaseIterable {
@@ -22,6 +22,9 @@ public struct Linear: Stage {
     public let bias: [Float]?
     /// Where the weight came from, e.g. "weight fc1.weight in weights.h5", for error messages.
     public let source: String?
+    /// The products: packed weights and compiled kernels, made on first use and shared by
+    /// every copy of this stage.
+    let primitive: MatmulPrimitive
 
     /// `weight` is `outFeatures × inFeatures` values for `.torch`, `inFeatures × outFeatures` for `.keras`.
     public init(weight: [Float], bias: [Float]?, inFeatures: Int, outFeatures: Int, layout: Layout = .torch,
@@ -34,6 +37,7 @@ public struct Linear: Stage {
         self.outFeatures = outFeatures
         self.layout = layout
         self.source = source
+        primitive = MatmulPrimitive(weight: weight, bias: bias, inFeatures: inFeatures, outFeatures: outFeatures, layout: layout)
     }
 
     /// The pipeline-file name, `linear`.
@@ -59,35 +63,41 @@ public struct Linear: Stage {
     /// `2 · inFeatures · outFeatures` (a multiply and an add per weight; the bias is not counted).
     public func flopsPerRow(inputWidth width: Int) -> Int { 2 * inFeatures * outFeatures }
 
-    /// `output = x·Wᵀ` (no bias) for `rows` rows.
-    func multiply(_ x: UnsafeBufferPointer<Float>, rows: Int, into output: UnsafeMutableBufferPointer<Float>) {
-        precondition(x.count >= rows * inFeatures && output.count >= rows * outFeatures, "linear: buffers too small")
-        guard rows > 0 else { return }
-        // No input features: every output is an empty sum, 0.
-        guard inFeatures > 0 else { output.prefix(rows * outFeatures).update(repeating: 0); return }
-        weight.withUnsafeBufferPointer { w in
-            GEMM.multiply(m: rows, n: outFeatures, k: inFeatures, a: x.baseAddress!, b: w.baseAddress!,
-                          transposeB: layout == .torch, c: output.baseAddress!)
-        }
+    /// The weights and bias as given, plus the copy of the weights in the kernels' layout and
+    /// the bias the kernels read (`MatmulPrimitive.packedWeightBytes`).
+    public var parameterBytes: Int {
+        4 * (weight.count + 2 * (bias?.count ?? 0)) + primitive.packedWeightBytes
     }
 
-    /// Adds the bias to every row of `output`.
-    func addBias(_ output: UnsafeMutableBufferPointer<Float>, rows: Int) {
-        guard let bias, let y = output.baseAddress else { return }
-        bias.withUnsafeBufferPointer { b in VectorKernels.addBias(b.baseAddress!, rows: rows, width: outFeatures, to: y) }
+    /// Scratch bytes a product of `rows` rows needs in the caller's `Workspace`.
+    func scratchpadBytes(rows: Int) -> Int { primitive.scratchpadBytes(rows: rows) }
+
+    /// `output = x·Wᵀ + b` for `rows` rows, on the calling thread, with scratch space from
+    /// `workspace`.
+    func apply(_ x: UnsafeBufferPointer<Float>, rows: Int, into output: UnsafeMutableBufferPointer<Float>,
+               workspace: inout Workspace) {
+        precondition(x.count >= rows * inFeatures && output.count >= rows * outFeatures, "linear: buffers too small")
+        guard rows > 0 else { return }
+        guard inFeatures > 0 else {
+            // No input features: every product is an empty sum, 0, and only the bias is left.
+            for row in 0..<rows { for j in 0..<outFeatures { output[row * outFeatures + j] = bias?[j] ?? 0 } }
+            return
+        }
+        let scratchpad = workspace.scratchpad(bytes: primitive.scratchpadBytes(rows: rows))
+        primitive.multiply(x.baseAddress!, rows: rows, into: output.baseAddress!, scratchpad: scratchpad)
     }
 }
 
 // MARK: - Functional form
 
 extension Functional {
-    /// `F.linear`: `y = x·Wᵀ + b` for `rows` rows, through oneDNN's sgemm (`GEMM`) on
-    /// the calling thread.
+    /// `F.linear`: `y = x·Wᵀ + b` for `rows` rows, through oneDNN's matmul (`MatmulPrimitive`)
+    /// on the calling thread.
     /// `output` holds `rows · linear.outFeatures` values.
     public static func linear(_ x: UnsafeBufferPointer<Float>, rows: Int, _ linear: Linear,
                               into output: UnsafeMutableBufferPointer<Float>) {
-        linear.multiply(x, rows: rows, into: output)
-        linear.addBias(output, rows: rows)
+        var workspace = Workspace()
+        linear.apply(x, rows: rows, into: output, workspace: &workspace)
     }
 
     /// `F.linear` on `rows` rows of `linear.inFeatures` values: a new array of

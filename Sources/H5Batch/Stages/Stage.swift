@@ -10,12 +10,14 @@ public protocol Stage: Sendable, CustomStringConvertible {
     /// The learned values the stage holds (a linear stage's weight and bias), in a fixed order;
     /// empty for a stage whose parameters are all in its pipeline entry.
     var parameters: [[Float]] { get }
+    /// Bytes the stage's parameters take in memory, with any copy it makes of them.
+    var parameterBytes: Int { get }
 }
 
 extension Stage {
     /// None by default: a stage whose parameters all sit in its pipeline entry.
     public var parameters: [[Float]] { [] }
-    /// Bytes `parameters` take in memory (float32).
+    /// Bytes `parameters` take in memory (float32), for a stage that keeps no other copy.
     public var parameterBytes: Int { 4 * parameters.reduce(0) { $0 + $1.count } }
 }
 

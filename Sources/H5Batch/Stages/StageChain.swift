@@ -1,8 +1,8 @@
 /// Stages composed in order, like `nn.Sequential`, checked for a given input width.
 ///
 /// The chain is compiled into steps: stages that rewrite rows in place before the first linear
-/// stage run on the input directly, and every linear stage carries the in-place stages after it
-/// as an epilogue (bias, then each stage), applied while its output tile is still in cache. A
+/// stage run on the input directly, and every linear stage (whose product adds its bias) carries
+/// the in-place stages after it as an epilogue, applied while its output tile is still in cache. A
 /// `batch_norm` right after a linear stage is folded into that stage's weight and bias
 /// (`BatchNorm.folded(into:)`) unless statistics are counted, which need the linear stage's own
 /// output.
@@ -69,7 +69,7 @@ public struct StageChain: Sendable {
                 linear = folded
                 epilogue.removeFirst()
             }
-            if epilogue.count < writtenEpilogue.count { foldedBytes += 4 * (linear.weight.count + linear.outFeatures) }
+            if epilogue.count < writtenEpilogue.count { foldedBytes += linear.parameterBytes }
             return .linear(linear, epilogue: epilogue)
         }
         foldedParameterBytes = foldedBytes
@@ -123,7 +123,8 @@ public struct StageChain: Sendable {
     }
 
     /// Rows per tile: the widest intermediate tile stays near 1 MiB (in L2), but tiles keep
-    /// at least 64 rows so sgemm stays efficient.
+    /// at least 64 rows so the matmul kernels stay efficient. 256 rows for rows of up to 1024
+    /// values, `MatmulPrimitive.referenceRows`; 512 and 1024 were measured no faster.
     var tileRows: Int { max(64, (1 << 18) / max(1, maxWidth)) }
 
     /// Runs the chain on one batch, tile by tile, on the calling thread. `input` may be
@@ -167,8 +168,7 @@ public struct StageChain: Sendable {
                 let destination = linearsDone == linearStepCount
                     ? output
                     : workspace.scratch(linearsDone % 2, count: rows * linear.outFeatures)
-                linear.multiply(UnsafeBufferPointer(current), rows: rows, into: destination)
-                linear.addBias(destination, rows: rows)
+                linear.apply(UnsafeBufferPointer(current), rows: rows, into: destination, workspace: &workspace)
                 count(first, destination)
                 for (offset, stage) in epilogue.enumerated() {
                     stage.apply(destination, width: linear.outFeatures)
@@ -181,9 +181,20 @@ public struct StageChain: Sendable {
     }
 }
 
-/// Scratch space one worker owns for a chain's intermediate tiles.
+/// Scratch space one worker owns for a chain's intermediate tiles and its products' scratchpad.
 struct Workspace {
     private var buffers: [FloatBuffer?] = [nil, nil]
+    private var scratchpadBuffer: FloatBuffer?
+
+    /// At least `bytes` bytes aligned to 64, or nil for none.
+    mutating func scratchpad(bytes: Int) -> UnsafeMutableRawPointer? {
+        guard bytes > 0 else { return nil }
+        let floats = bytes.units(of: 4)
+        if let buffer = scratchpadBuffer, buffer.capacity >= floats { return UnsafeMutableRawPointer(buffer.prefix(floats).baseAddress!) }
+        let buffer = FloatBuffer(capacity: floats)
+        scratchpadBuffer = buffer
+        return UnsafeMutableRawPointer(buffer.prefix(floats).baseAddress!)
+    }
 
     mutating func scratch(_ index: Int, count: Int) -> UnsafeMutableBufferPointer<Float> {
         if let buffer = buffers[index], buffer.capacity >= count { return buffer.prefix(count) }

@@ -123,7 +123,14 @@ struct CheckTests {
         #expect(plan.flopsPerRow == plan.stageList.reduce(0) { $0 + $1.flopsPerRow })
         #expect(plan.stageList.allSatisfy { $0.flops == $0.flopsPerRow * 10000 })
         #expect(plan.parameterBytes == plan.stageList.reduce(0) { $0 + $1.parameterBytes })
-        #expect(plan.parameterBytes == 4 * (64 * 32 + 64 + 64 + 16 * 64 + 16))
+        // The parameters as stored, plus each linear stage's copy packed for its kernels.
+        let packed = [(32, 64), (64, 16)].reduce(0) { total, shape in
+            let stage = Linear(weight: [Float](repeating: 0, count: shape.0 * shape.1), bias: [Float](repeating: 0, count: shape.1),
+                               inFeatures: shape.0, outFeatures: shape.1)
+            return total + stage.parameterBytes - 4 * (shape.0 * shape.1 + shape.1)
+        }
+        #expect(packed >= 4 * (64 * 32 + 64 + 16 * 64 + 16))
+        #expect(plan.parameterBytes == 4 * (64 * 32 + 64 + 64 + 16 * 64 + 16) + packed)
 
         #expect(plan.output == PipelinePlan.Output(file: folder.file("demo.h5"), dataset: "/features", shape: [10000, 16],
                                                    dtype: "float32", chunks: [2000, 16], chunkRows: 2000,

@@ -38,6 +38,36 @@ struct GEMMTests {
         }
     }
 
+    @Test("a row's result does not depend on the height of the tile it is multiplied in, so neither on batch boundaries")
+    func rowsIndependentOfTileHeight() {
+        var generator = SystemRandomNumberGenerator()
+        let (rows, k, n) = (300, 256, 1024)
+        let x = (0..<(rows * k)).map { _ in Float.random(in: -1...1, using: &generator) }
+        let weight = (0..<(n * k)).map { _ in Float.random(in: -0.1...0.1, using: &generator) }
+        let bias = (0..<n).map { _ in Float.random(in: -1...1, using: &generator) }
+        let linear = Linear(weight: weight, bias: bias, inFeatures: k, outFeatures: n)
+        let whole = Functional.linear(x, rows: rows, linear)
+        var pieces: [Float] = []
+        var start = 0
+        for height in [1, 37, MatmulPrimitive.referenceRows, 6] {
+            pieces += Functional.linear(Array(x[(start * k)..<((start + height) * k)]), rows: height, linear)
+            start += height
+        }
+        #expect(start == rows)
+        #expect(pieces == whole)
+        // The bias is part of the product: row 0 of x = 0 is the bias itself.
+        #expect(Functional.linear([Float](repeating: 0, count: k), rows: 1, linear) == bias)
+    }
+
+    @Test("the memory estimate counts the packed copy of the weights")
+    func packedWeightsCounted() {
+        let linear = Linear(weight: [Float](repeating: 0.5, count: 1024 * 256), bias: [Float](repeating: 0, count: 1024),
+                            inFeatures: 256, outFeatures: 1024)
+        // The weights as given, and at least as many bytes again in the kernels' layout.
+        #expect(linear.parameterBytes >= 2 * 4 * 1024 * 256 + 4 * 1024)
+        #expect(linear.parameterBytes <= 3 * 4 * 1024 * 256, "\(linear.parameterBytes)")
+    }
+
     @Test("DNNL_MAX_CPU_ISA lowers the kernels: the results still match PyTorch, the log says which ran, run and check warn",
           arguments: ["AVX2", "SSE41"])
     func cappedKernels(_ cap: String) throws {

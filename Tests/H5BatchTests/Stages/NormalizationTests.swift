@@ -58,7 +58,10 @@ struct NormalizationTests {
                 return
             }
             #expect(epilogue.count == 1 && written.count == 2 && fused.weight != weight)
-            #expect(chain.parameterBytes == 4 * (12 + 3 + 4 * 3) + 4 * (12 + 3))
+            // The written stages and the folded copy of the linear stage, each linear stage with
+            // its weights packed for the kernels.
+            #expect(chain.parameterBytes == linear.parameterBytes + 4 * (4 * 3) + fused.parameterBytes)
+            #expect(fused.parameterBytes > 4 * (12 + 3))
             let x: [Float] = [1, -2, 3.5, 0.25,  -1, 0, 2, 8,  .nan, 1, 1, 1]
             let unfolded = ReLU()(bn(Functional.linear(x, rows: 3, linear), width: 3), width: 3)
             let y = chain(x, rows: 3)
