@@ -31,7 +31,9 @@ The first four are run by every entry that applies:
   floor copy       (relu, gzip) bench/floors.c: raw chunks in -> out, no decoding, fsync
   floor sgemm      (mlp) the best GEMM on the machine alone on the MLP's FLOPs, no I/O: the
                    fastest of bench/floors.c built against each installed library (OpenBLAS,
-                   oneDNN, BLIS) and of MKL through PyTorch (bench/peers/torch_gemm_floor.py)
+                   oneDNN's dnnl_sgemm, BLIS), of oneDNN's matmul primitive called as h5batch
+                   calls it (`floors-onednn matmul`: 256-row tiles, weights packed once, bias
+                   fused), and of MKL through PyTorch (bench/peers/torch_gemm_floor.py)
 
 The zstd workload runs h5batch (both modes), h5py stream, h5py full, dask and the copy floor.
 The onnx workload runs h5batch on mlp's pipeline file, `h5batch run MODEL.onnx`, and the ONNX
@@ -44,7 +46,7 @@ Every entry is a separate process, measured the same way from outside: wall time
 exit, and the child's own peak RSS (ru_maxrss from wait4). Both are taken by bench/measure.c, a
 tiny launcher: a process spawned straight from this Python driver would start with the driver's
 own peak RSS as its ru_maxrss (see measure.c). The one exception is the sgemm floor's time,
-which is its own measurement of the compute: each candidate library runs in its own process,
+which is its own measurement of the compute: each candidate GEMM runs in its own process,
 tries two threading schemes and reports the faster, and the floor is the fastest candidate of
 each repetition. Repetitions are interleaved round-robin (repetition 1 of every entry, then
 repetition 2, ...), so that machine noise hits all entries alike. The output is deleted and
@@ -689,8 +691,12 @@ def workload_entries(workload: Workload, args: argparse.Namespace, floors: Path,
     # What counting every stage's statistics costs (the output is the same).
     entries.insert(1, h5batch("h5batch-stats", "h5batch --stats", "--stats"))
     shape = [str(args.rows), str(FEATURES), str(HIDDEN), str(FEATURES)]
-    gemms = [Entry(library, f"sgemm {library}", [str(binary), "sgemm", *shape], None, self_timed=True)
-             for library, binary in gemm_floors.items()]
+    gemms = []
+    for library, binary in gemm_floors.items():
+        gemms.append(Entry(library, f"sgemm {library}", [str(binary), "sgemm", *shape], None, self_timed=True))
+        if library == "onednn":  # and the primitive h5batch's linear stages run on
+            gemms.append(Entry("onednn-matmul", "matmul onednn", [str(binary), "matmul", *shape], None,
+                               self_timed=True))
     if "torch" not in unavailable:
         script = [sys.executable, str(PEERS / "torch_gemm_floor.py"), *shape]
         gemms.append(Entry("torch", "sgemm torch", script, None, self_timed=True, env=python_environment()))
@@ -743,7 +749,7 @@ def warm(path: Path) -> None:
 
 
 def run_floor(entry: Entry, log: Path, args: argparse.Namespace) -> None:
-    """The sgemm floor once: every candidate library in turn; the floor is the fastest of them."""
+    """The sgemm floor once: every candidate in turn; the floor is the fastest of them."""
     for candidate in entry.candidates:
         run_once(candidate, log.with_name(f"{log.stem}-{candidate.key}.log"), args)
     fastest = min(entry.candidates, key=lambda c: c.seconds[-1])
@@ -995,8 +1001,13 @@ GEMM_NAMES = {"openblas": "OpenBLAS", "onednn": "oneDNN", "blis": "BLIS", "mkl":
 
 
 def gemm_name(report: dict) -> str:
-    """A GEMM floor candidate as the notes name it, e.g. "OpenBLAS 0.3.21 (Haswell kernels)"."""
+    """A GEMM floor candidate as the notes name it, e.g. "OpenBLAS 0.3.21 (Haswell kernels)", or
+    "oneDNN 2.6.3 matmul, bias fused (brg:avx512_core kernels)" when a library has two candidates."""
     name = f"{GEMM_NAMES.get(report.get('library'), report.get('library'))} {report.get('version', '?')}"
+    if report.get("api"):
+        name += f" {report['api']}"
+    if report.get("bias"):
+        name += ", bias fused"
     if report.get("kernels"):
         name += f" ({report['kernels']} kernels)"
     if report.get("via"):
@@ -1018,7 +1029,7 @@ def floor_note(floor: Entry, rows: int) -> str:
     each = "; ".join(f"{gemm_name(c.report)} "
                      f"{gflops([r['library_threads_seconds'] for r in c.reports]):.1f} / "
                      f"{gflops([r['worker_threads_seconds'] for r in c.reports]):.1f}" for c in ran)
-    return (f"† sgemm floor: the fastest of {len(ran)} GEMM libraries, each timing its own compute "
+    return (f"† sgemm floor: the fastest of {len(ran)} GEMM candidates, each timing its own compute "
             f"in two threading schemes: {gemm_name(best.report)}, {scheme}, "
             f"{gflops(floor.seconds):.1f} GFLOP/s. Every candidate, GFLOP/s with library threads / "
             f"worker threads: {each}. Process wall time {statistics.median(floor.wall):.3f} s "
