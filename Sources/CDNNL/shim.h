@@ -1,7 +1,8 @@
 #ifndef H5BATCH_CDNNL_SHIM_H
 #define H5BATCH_CDNNL_SHIM_H
-// oneDNN (Debian's libdnnl-dev): dnnl_sgemm, which picks its kernels by the CPU's features
-// (CPUID) at run time rather than from a table of CPU models.
+// oneDNN (Debian's libdnnl-dev): the matmul primitive and dnnl_sgemm, which pick their kernels by the
+// CPU's features (CPUID) at run time rather than from a table of CPU models.
+
 #include <oneapi/dnnl/dnnl.h>
 #include <dlfcn.h>
 
